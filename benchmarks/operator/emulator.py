@@ -1,0 +1,107 @@
+"""A KMock Kubernetes API for the benchmarks, served from the benchmark's own event loop.
+
+KMock keeps objects and watch streams, but does not name ``generateName``
+objects (Kopf's events) or declare the backbone resources Kopf waits for;
+this module adds both. Nothing here is a test double of the operator itself:
+the operator runs unchanged and talks HTTP to this server.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import kmock
+import yaml
+
+NAMESPACED = {"sluice.dev/v1alpha1/jobqueues": "JobQueue", "apps/v1/deployments": "Deployment",
+              "v1/pods": "Pod", "v1/secrets": "Secret", "v1/events": "Event"}  # fmt: skip
+CRDS = "apiextensions.k8s.io/v1/customresourcedefinitions"
+CLUSTER = {"v1/namespaces": "Namespace", CRDS: "CustomResourceDefinition"}
+VERBS = {"get", "list", "watch", "create", "patch", "delete"}
+
+
+class Emulator(kmock.KubernetesEmulator):
+    """KMock with ``generateName`` and a bounded request log.
+
+    KMock matches each request against its whole request history, which makes
+    a long run quadratic; the benchmark only needs a count, so older requests
+    are dropped as new ones arrive.
+    """
+
+    _generated = itertools.count(1)
+    served = 0
+
+    async def _handle(self, request: Any) -> Any:
+        type(self).served += 1
+        del self._requests[:-1]
+        meta = request.data.get("metadata") if isinstance(request.data, dict) else None
+        if request.action == kmock.action.CREATE and meta and not meta.get("name"):
+            meta["name"] = f"{meta.get('generateName', 'obj-')}{next(self._generated):06d}"
+        return await super()._handle(request)
+
+
+@asynccontextmanager
+async def serve() -> AsyncIterator[Any]:
+    async with Emulator() as server, kmock.Server(server):
+        for res, kind in NAMESPACED.items():
+            sub = {"status"} if kind == "JobQueue" else set()
+            info = kmock.ResourceInfo(kind=kind, namespaced=True, verbs=VERBS, subresources=sub)
+            server.resources[res] = info
+        for res, kind in CLUSTER.items():
+            server.resources[res] = kmock.ResourceInfo(kind=kind, namespaced=False, verbs=VERBS)
+        yield server
+
+
+def write_kubeconfig(path: Path, url: str) -> Path:
+    config = {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "kmock", "cluster": {"server": url}}],
+        "users": [{"name": "bench", "user": {"token": "bench"}}],
+        "contexts": [{"name": "kmock", "context": {"cluster": "kmock", "user": "bench"}}],
+        "current-context": "kmock",
+    }  # fmt: skip
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def jobqueue(name: str, redis_url: str, interval: float) -> dict[str, Any]:
+    return {
+        "apiVersion": "sluice.dev/v1alpha1",
+        "kind": "JobQueue",
+        "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}",
+                     "generation": 1, "resourceVersion": "1"},
+        "spec": {
+            "redis": {"url": redis_url},
+            "worker": {"image": "app:1", "tasks": "app.tasks:tasks", "concurrency": 4,
+                       "terminationGracePeriodSeconds": 60},
+            "jobs": {"timeoutSeconds": 30},
+            "scaling": {"pollingIntervalSeconds": interval, "maxReplicas": 10},
+        },
+    }  # fmt: skip
+
+
+async def create(server: Any, body: dict[str, Any]) -> None:
+    url = "/apis/sluice.dev/v1alpha1/namespaces/default/jobqueues"
+    async with server.post(url, json=body) as resp:
+        if resp.status >= 300:
+            raise RuntimeError(await resp.text())
+
+
+def replicas(server: Any, name: str) -> int | None:
+    try:
+        obj = server.objects["apps/v1/deployments", "default", f"{name}-worker"]
+    except KeyError:
+        return None
+    return None if obj.deleted else obj.raw.get("spec", {}).get("replicas")
+
+
+def has_status(server: Any, name: str) -> bool:
+    try:
+        obj = server.objects["sluice.dev/v1alpha1/jobqueues", "default", name]
+    except KeyError:
+        return False
+    return bool(obj.raw.get("status", {}).get("conditions"))

@@ -1,0 +1,1 @@
+"""Queue benchmarks: enqueue, drain and memory against a local redis-server."""

@@ -1,0 +1,8 @@
+"""Sluice operator: reconciles ``JobQueue`` resources and scales their workers.
+
+The scaling decision is a pure function (:mod:`sluice_operator.policy`);
+Redis, the Kubernetes API and local processes sit at the edges behind small
+interfaces, so the Kopf operator and ``sluice up`` share one reconcile loop.
+"""
+
+__version__ = "0.1.0"

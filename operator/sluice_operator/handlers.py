@@ -1,0 +1,214 @@
+"""Kopf handlers: the JobQueue's lifecycle and one scaling daemon per JobQueue.
+
+- create / update / resume: validate the spec (an invalid one is a
+  ``PermanentError`` with a Ready=False condition and a Warning event: Kopf
+  does not retry it, no crash loop), then apply the worker Deployment.
+- A daemon per JobQueue runs the scaling loop at the spec's own
+  ``pollingIntervalSeconds`` (Kopf timers have one interval per handler). It
+  writes status through the operator's own client, because a daemon's
+  ``patch`` would only be sent when the daemon returns. It re-reads the live
+  spec each tick, so a spec change reaches the loop without a restart.
+- delete: the Deployment goes by garbage collection (owner reference); the
+  queue's Redis data is kept unless ``spec.deletePolicy: Purge``.
+
+Handlers are registered on a registry built per :class:`Operator`, so tests
+and the benchmark run the real operator without module-level state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import kopf
+
+from . import status as status_mod
+from .kube.api import GROUP, PLURAL, VERSION, KubeApi
+from .kube.config import api_client, connection_info, load_configuration
+from .metrics import OperatorMetrics
+from .reconcile import describe_error
+from .redis_stats import RedisPool, reader_for, resolve_endpoint
+from .scaler import QueueScaler, Step, ensure_deployment
+from .spec import JobQueueSpec, SpecError, parse_spec
+
+FINALIZER = "sluice.dev/finalizer"
+Key = tuple[str, str]
+
+
+def _purging(spec: Mapping[str, Any], **_: Any) -> bool:
+    return spec.get("deletePolicy") == "Purge"
+
+
+class Operator:
+    """Shared state of one operator process: the API client, Redis pool and metrics."""
+
+    def __init__(
+        self, metrics: OperatorMetrics | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.metrics = metrics or OperatorMetrics()
+        self.pool = RedisPool()
+        self.clock = clock
+        self._api: KubeApi | None = None
+        self.scalers: dict[Key, QueueScaler] = {}
+        self._invalid: dict[str, int] = {}  # uid -> generation already reported as invalid
+
+    @property
+    def api(self) -> KubeApi:
+        if self._api is None:
+            raise kopf.TemporaryError("not logged in to the Kubernetes API yet", delay=1)
+        return self._api
+
+    def login(self, **_: Any) -> kopf.ConnectionInfo:
+        config = load_configuration()
+        self._api = KubeApi(api_client(config))
+        return connection_info(config)
+
+    def registry(self) -> kopf.OperatorRegistry:
+        registry = kopf.OperatorRegistry()
+        res = (GROUP, VERSION, PLURAL)
+        kopf.on.login(registry=registry, id="login")(self.login)
+        # Distinct ids: Kopf may run both create and resume for an object it first sees.
+        kopf.on.create(*res, registry=registry, id="create")(self.apply)
+        kopf.on.resume(*res, registry=registry, id="resume")(self.apply)
+        kopf.on.update(*res, field="spec", registry=registry, id="update")(self.apply)
+        kopf.on.delete(*res, registry=registry, id="purge", when=_purging, retries=6, backoff=5)(
+            self.purge
+        )
+        kopf.daemon(*res, registry=registry, id="scale", cancellation_timeout=10)(self.daemon)
+        kopf.on.cleanup(registry=registry, id="cleanup")(self.cleanup)
+        return registry
+
+    async def apply(
+        self, *, body: kopf.Body, spec: kopf.Spec, name: str, namespace: str | None, **_: Any
+    ) -> None:
+        parsed = await self.validate(body, spec)
+        assert namespace is not None  # JobQueue is a namespaced resource
+        uid, replicas = body.metadata.uid, parsed.scaling.min_replicas
+        assert uid is not None  # every stored object has one
+        await asyncio.to_thread(
+            ensure_deployment, self.api, namespace, name, uid=uid, spec=parsed, replicas=replicas
+        )
+
+    async def validate(self, body: kopf.Body, spec: Mapping[str, Any]) -> JobQueueSpec:
+        try:
+            return parse_spec(spec)
+        except SpecError as exc:
+            message = str(exc)
+            uid, generation = body.metadata.uid or "", int(body.metadata.get("generation") or 0)
+            if self._invalid.get(uid) != generation:  # one Warning per bad generation
+                self._invalid[uid] = generation
+                kopf.warn(body, reason="InvalidSpec", message=message)
+                await self._invalid_status(body, message)
+            raise kopf.PermanentError(f"invalid spec: {message}") from None
+
+    async def _invalid_status(self, body: kopf.Body, message: str) -> None:
+        meta = body.metadata
+        new = status_mod.invalid_spec_status(
+            message, body.status, generation=int(meta.get("generation") or 0), now=self.clock()
+        )
+        diff = status_mod.changes(body.status, new)
+        if diff and meta.namespace and meta.name:
+            await asyncio.to_thread(self.api.patch_status, meta.namespace, meta.name, diff)
+
+    async def purge(self, *, spec: kopf.Spec, name: str, namespace: str | None, **_: Any) -> None:
+        """``deletePolicy: Purge``: delete every key of the queue (retried while Redis is down)."""
+        assert namespace is not None
+        parsed = parse_spec(spec)
+        deleted = await asyncio.to_thread(self._purge, namespace, name, parsed)
+        logging.getLogger(__name__).info("purged %d keys of %s/%s", deleted, namespace, name)
+
+    def _purge(self, namespace: str, name: str, spec: JobQueueSpec) -> int:
+        endpoint = resolve_endpoint(namespace, spec, self.api.read_secret_key)
+        return reader_for(name, spec, self.pool.client(endpoint)).purge()
+
+    async def cleanup(self, **_: Any) -> None:
+        await asyncio.to_thread(self.pool.close)
+
+    async def daemon(
+        self,
+        *,
+        body: kopf.Body,
+        name: str,
+        namespace: str | None,
+        stopped: kopf.DaemonStopped,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+        **_: Any,
+    ) -> None:
+        assert namespace is not None
+        key = (namespace, name)
+        try:
+            while not stopped:
+                interval = await self._tick(key, body, logger)
+                await stopped.wait(interval)
+        finally:
+            self.scalers.pop(key, None)
+            self._invalid.pop(body.metadata.uid or "", None)
+            self.metrics.forget(namespace, name)
+
+    async def _tick(self, key: Key, body: kopf.Body, logger: Any) -> float:
+        """One scaling step; returns the seconds until the next one."""
+        scaler = self._scaler(key, body)
+        if scaler is None:  # invalid spec: reported by the apply handler; wait for a fix
+            return 5.0
+        generation = int(body.metadata.get("generation") or 0)
+        try:
+            step = await asyncio.to_thread(scaler.step, generation)
+        except Exception as exc:  # the API server hiccuped: keep the loop, say so
+            self.metrics.error(*key, "kubernetes")
+            logger.warning("scaling step failed: %s", describe_error(exc))
+            return scaler.spec.scaling.polling_interval_seconds
+        self._report(key, body, scaler, step)
+        return max(0.0, scaler.spec.scaling.polling_interval_seconds - step.seconds)
+
+    def _scaler(self, key: Key, body: kopf.Body) -> QueueScaler | None:
+        """The queue's scaler, told about a new spec when the generation moved."""
+        try:
+            spec = parse_spec(body.spec)
+        except SpecError:
+            return None
+        scaler = self.scalers.get(key)
+        uid = body.metadata.uid or ""
+        if scaler is None:
+            scaler = QueueScaler(
+                self.api, self.pool, namespace=key[0], name=key[1], uid=uid,
+                spec=spec, status=body.status, clock=self.clock,
+            )  # fmt: skip
+            self.scalers[key] = scaler
+        elif scaler.spec != spec:
+            scaler.update_spec(spec)
+        return scaler
+
+    def _report(self, key: Key, body: kopf.Body, scaler: QueueScaler, step: Step) -> None:
+        for note in step.notes:
+            kopf.warn(body, reason="SettingsNotWritten", message=note)
+        if step.recreated:
+            kopf.warn(body, reason="DeploymentRecreated", message="worker Deployment was missing")
+        tick = step.tick
+        if tick is None:
+            return
+        self.metrics.observe(*key, tick, step.seconds)
+        if tick.scaled_from is not None:
+            up = tick.target > tick.scaled_from
+            message = f"{tick.scaled_from} -> {tick.target}: {tick.decision.reason}"
+            reason = "ScaledUp" if up else "ScaledDown"
+            kopf.event(body, type="Normal", reason=reason, message=message)
+        if tick.stats is None and scaler.metrics_flipped(ok=False):
+            kopf.warn(body, reason="MetricsUnavailable", message=tick.error or "read failed")
+        elif tick.stats is not None and scaler.metrics_flipped(ok=True):
+            message = "queue stats readable again"
+            kopf.event(body, type="Normal", reason="MetricsAvailable", message=message)
+
+
+def configure(settings: kopf.OperatorSettings) -> None:
+    """Kopf settings: our finalizer and annotations, warnings only as events, no peering."""
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="sluice.dev")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="sluice.dev", key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING
+    settings.peering.standalone = True
+    settings.peering.mandatory = False

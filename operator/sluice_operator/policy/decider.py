@@ -1,0 +1,147 @@
+"""``decide``: one scaling decision from one observation, as a pure function.
+
+The pipeline is fixed and each stage may only explain itself by replacing the
+winning :class:`Term`: demand terms -> stabilisation -> step limits -> zero
+rules -> min/max. Paused and missing metrics short-circuit it: a paused queue
+keeps its replicas; without metrics the policy never scales down (it may only
+raise to ``fallback.replicas`` after ``fallback.failureThreshold`` misses).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sluice.stats import QueueStats
+
+from ..spec import ScalingSpec
+from .bounds import activation, clamp, idle, keep_one, record, stabilise, step
+from .decision import Decision
+from .observation import Observation
+from .rates import Rates, measure, remember
+from .state import PolicyState
+from .terms import Term, demand_terms, in_flight
+
+
+def decide(
+    spec: ScalingSpec, obs: Observation, state: PolicyState, now: float
+) -> tuple[Decision, PolicyState]:
+    """The replica count for this tick and the state for the next one."""
+    if spec.paused:
+        reason = f"paused: keeping {obs.replicas} replicas"
+        return Decision(obs.replicas, "paused", reason, metrics_ok=obs.stats is not None), state
+    stats = obs.stats
+    if stats is None or _stale(stats, state):
+        return _without_metrics(spec, obs, state, now)
+    return _with_metrics(spec, obs, stats, state, now)
+
+
+def _stale(stats: QueueStats, state: PolicyState) -> bool:
+    """A snapshot no newer than the last one is the same old data."""
+    return bool(state.samples) and stats.taken_at <= state.samples[-1].taken_at
+
+
+def _with_metrics(
+    spec: ScalingSpec, obs: Observation, stats: QueueStats, state: PolicyState, now: float
+) -> tuple[Decision, PolicyState]:
+    rates = measure(stats, obs.previous, state.samples, state.service_time_s)
+    terms = demand_terms(spec, stats, rates, obs)
+    demand = max(terms, key=lambda t: t.replicas)
+    history = record(
+        state.history, now, demand.replicas, spec.scale_down.stabilization_window_seconds
+    )
+    # The first tick starts the idle clock: a queue never seen busy may still go to zero.
+    last_active = now if _active(stats, state) or state.last_active is None else state.last_active
+    held = stabilise(demand, history, obs.replicas, rates_known=rates.arrival_rate is not None)
+    running = in_flight(stats, obs.concurrency)
+    chosen = _bound(spec, obs.replicas, _floor(held, running, obs.replicas),
+                    stats=stats, idle_s=now - last_active)  # fmt: skip
+    replicas, limited = clamp(spec, chosen.replicas)
+    decision = Decision(
+        replicas, chosen.name, _sentence(chosen, replicas, limited),
+        _numbers(stats, rates, [*terms, running], history, obs), limited,
+        metrics_ok=True, arrival_rate=rates.arrival_rate, service_time_s=rates.service_time_s,
+    )  # fmt: skip
+    new_state = PolicyState(
+        history=history,
+        samples=remember(state.samples, stats),
+        service_time_s=rates.service_time_s,
+        last_active=last_active,
+        last_scale=now if replicas != obs.replicas else state.last_scale,
+        failures=0,
+    )
+    return decision, new_state
+
+
+def _floor(held: Term, running: Term, current: int) -> Term:
+    """Running jobs stop a scale-down short; they never cause a scale-up (draining
+    pods' jobs count as in flight, and new pods would replace pods about to leave)."""
+    return running if held.replicas < running.replicas <= current else held
+
+
+def _bound(
+    spec: ScalingSpec, current: int, held: Term, *, stats: QueueStats, idle_s: float
+) -> Term:
+    if current == 0:
+        return activation(spec, step(spec, held, current), stats.backlog, stats.in_flight)
+    busy = stats.backlog > 0 or stats.in_flight > 0
+    term = step(spec, idle(spec, held, busy, idle_s), current)
+    return keep_one(spec, term, busy, idle_s)
+
+
+def _active(stats: QueueStats, state: PolicyState) -> bool:
+    """Anything waiting, due, running, or enqueued since the last snapshot."""
+    if stats.backlog or stats.in_flight:
+        return True
+    last = state.samples[-1] if state.samples else None
+    return last is not None and stats.counters.enqueued > last.counters.enqueued
+
+
+def _without_metrics(
+    spec: ScalingSpec, obs: Observation, state: PolicyState, now: float
+) -> tuple[Decision, PolicyState]:
+    failures = state.failures + 1
+    fb = spec.fallback
+    history = state.history
+    if fb.replicas is not None and failures >= fb.failure_threshold:
+        want = max(obs.replicas, fb.replicas)
+        term = Term("fallback", want, f"metrics missing {failures} times: holding fallback {want}")
+        # Counted like a recommendation, so returning metrics do not drop it at once.
+        history = record(history, now, want, spec.scale_down.stabilization_window_seconds)
+    else:
+        term = Term("metrics_missing", obs.replicas, f"metrics missing ({failures}): no change")
+    replicas, limited = clamp(spec, term.replicas)
+    decision = Decision(
+        replicas, term.name, _sentence(term, replicas, limited), {"failures": failures},
+        limited, metrics_ok=False, arrival_rate=None, service_time_s=state.service_time_s,
+    )  # fmt: skip
+    last_scale = now if replicas != obs.replicas else state.last_scale
+    return decision, replace(state, history=history, failures=failures, last_scale=last_scale)
+
+
+def _numbers(
+    stats: QueueStats,
+    rates: Rates,
+    terms: list[Term],
+    history: tuple[tuple[float, int], ...],
+    obs: Observation,
+) -> dict[str, float]:
+    numbers: dict[str, float] = {
+        "backlog": stats.backlog,
+        "in_flight": stats.in_flight,
+        "oldest_age_s": stats.oldest_age_s or 0.0,
+        "replicas": obs.replicas,
+        "ready_replicas": obs.ready_replicas,
+        "window_max": max(r for _, r in history),
+    }
+    if rates.arrival_rate is not None:
+        numbers["arrival_rate"] = rates.arrival_rate
+    if rates.service_time_s is not None:
+        numbers["service_time_s"] = rates.service_time_s
+    numbers.update({f"term_{t.name}": t.replicas for t in terms})
+    return numbers
+
+
+def _sentence(term: Term, replicas: int, limited: str | None) -> str:
+    if limited is None:
+        return f"{term.reason} -> {replicas}"
+    return f"{term.reason} -> {term.replicas}, limited to {limited}Replicas {replicas}"

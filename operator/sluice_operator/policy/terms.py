@@ -1,0 +1,107 @@
+"""Demand terms: each says how many replicas the queue needs, from one angle.
+
+The recommendation is the largest term, so every angle is covered and the
+winner explains the decision. With ``c`` slots per replica and a mean service
+time ``S``, a replica serves ``mu = c / S`` jobs/s:
+
+- arrival: Little's law at the target utilisation, ``lambda / (mu * u)``;
+- backlog: every job waiting now starts within the latency target ``T``,
+  ``backlog / (mu * T)`` (a job's wait is the queue ahead of it over the
+  throughput, so the backlog need not reach zero, only start in time);
+- age: the oldest job already waited longer than ``T`` though replicas were
+  ready, so the model underestimates: grow ready replicas by ``age / T``;
+- cold_start: before any job finished ``S`` is unknown, so size by backlog
+  per replica (``coldStartBacklogPerReplica``), one step at a time: while
+  requested replicas are still starting, wait to see what they achieve.
+
+``in_flight`` is not a demand but a floor applied after stabilisation: never
+ask for fewer replicas than the running jobs fill. It stays out of the
+stabilisation window because a drained backlog briefly fills every slot, and
+holding that peak would keep catch-up capacity for a whole window.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sluice.stats import QueueStats
+
+from ..spec import ScalingSpec
+from .observation import Observation
+from .rates import Rates
+
+_EPS = 1e-9  # 4.0000000001 replicas of demand is 4, not 5
+
+
+@dataclass(frozen=True)
+class Term:
+    name: str
+    replicas: int
+    reason: str
+
+
+def ceil(x: float) -> int:
+    return max(0, math.ceil(x - _EPS))
+
+
+def demand_terms(
+    spec: ScalingSpec, stats: QueueStats, rates: Rates, obs: Observation
+) -> list[Term]:
+    """Every applicable demand term; the caller takes the largest."""
+    late = age(spec, stats, obs.ready_replicas)
+    terms = [late] if late is not None else []
+    service_s = rates.service_time_s
+    if service_s is None:
+        return [*terms, cold_start(spec, stats, obs.replicas, obs.ready_replicas)]
+    per_replica = max(1, obs.concurrency) / service_s
+    lam = rates.arrival_rate or 0.0
+    return [*terms, arrival(spec, lam, per_replica), backlog(spec, stats, per_replica)]
+
+
+def in_flight(stats: QueueStats, concurrency: int) -> Term:
+    n = ceil(stats.in_flight / max(1, concurrency))
+    return Term("in_flight", n, f"{stats.in_flight} jobs running need {n} replicas")
+
+
+def cold_start(spec: ScalingSpec, stats: QueueStats, replicas: int, ready: int) -> Term:
+    per = spec.cold_start_backlog_per_replica
+    n = ceil(stats.backlog / per)
+    if ready < replicas < n:
+        reason = f"service time unknown: waiting for {replicas - ready} starting replicas"
+        return Term("cold_start", replicas, reason)
+    return Term(
+        "cold_start", n, f"service time unknown: backlog {stats.backlog} at {per} per replica"
+    )
+
+
+def arrival(spec: ScalingSpec, lam: float, per_replica: float) -> Term:
+    u = spec.target_utilization
+    n = ceil(lam / (per_replica * u))
+    return Term(
+        "arrival",
+        n,
+        f"arrivals {lam:.3g} jobs/s at {per_replica:.3g} jobs/s per replica "
+        f"and {u:.0%} utilisation",
+    )
+
+
+def backlog(spec: ScalingSpec, stats: QueueStats, per_replica: float) -> Term:
+    target = spec.latency_target_seconds
+    n = ceil(stats.backlog / (target * per_replica))
+    return Term(
+        "backlog",
+        n,
+        f"backlog {stats.backlog} starts within {target:g}s "
+        f"at {per_replica:.3g} jobs/s per replica",
+    )
+
+
+def age(spec: ScalingSpec, stats: QueueStats, ready: int) -> Term | None:
+    target, oldest = spec.latency_target_seconds, stats.oldest_age_s
+    if oldest is None or oldest <= target or ready <= 0:
+        return None
+    n = ceil(ready * oldest / target)
+    return Term(
+        "age", n, f"oldest job waited {oldest:.0f}s > {target:g}s target with {ready} ready"
+    )

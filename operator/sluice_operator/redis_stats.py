@@ -1,0 +1,146 @@
+"""Reading a JobQueue's stats from Redis, with credentials from Secrets and pooled clients.
+
+One operator may watch hundreds of JobQueues, many on the same Redis: clients
+are pooled per endpoint (URL, credentials, TLS), so queues on one server share
+one connection pool, and each poll is one round trip (``Queue.stats()`` runs
+one read-only script). Credentials are resolved from the JobQueue's Secrets
+and live only in :class:`Endpoint` (never in its repr) and the client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from sluice import Queue
+from sluice.connection import connect, redact
+from sluice.settings import JobSettings
+from sluice.stats import QueueStats
+
+from .deployment import queue_name, redis_url
+from .spec import JobQueueSpec, JobsSpec, SecretKeyRef
+
+# (namespace, secret name, key) -> the key's bytes; raises when it cannot.
+SecretReader = Callable[[str, str, str], bytes]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to connect; hashable, so it keys the client pool."""
+
+    url: str = field(repr=False)
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    ca_pem: bytes | None = field(default=None, repr=False)
+    insecure: bool = False
+
+    def __repr__(self) -> str:
+        return f"Endpoint({redact(self.url)!r})"
+
+    __str__ = __repr__
+
+
+def _text(read: SecretReader, namespace: str, ref: SecretKeyRef | None) -> str | None:
+    return None if ref is None else read(namespace, ref.name, ref.key).decode().strip()
+
+
+def resolve_endpoint(namespace: str, spec: JobQueueSpec, read: SecretReader) -> Endpoint:
+    """The endpoint of a JobQueue, its Secrets read through ``read``."""
+    redis_spec, tls = spec.redis, spec.redis.tls
+    url = redis_url(spec) or _text(read, namespace, redis_spec.url_secret_ref) or ""
+    if tls.enabled and url.startswith("redis://"):
+        url = "rediss://" + url.removeprefix("redis://")
+    ca = tls.ca_secret_ref if tls.enabled else None
+    return Endpoint(
+        url=url,
+        username=_text(read, namespace, redis_spec.username_secret_ref),
+        password=_text(read, namespace, redis_spec.password_secret_ref),
+        ca_pem=None if ca is None else read(namespace, ca.name, ca.key),
+        insecure=tls.enabled and tls.insecure_skip_verify,
+    )
+
+
+class RedisPool:
+    """One client (with its own connection pool) per endpoint; thread-safe."""
+
+    def __init__(self) -> None:
+        self._clients: dict[Endpoint, redis.Redis] = {}
+        self._lock = threading.Lock()
+        self._ca_dir: Path | None = None
+
+    def client(self, endpoint: Endpoint) -> redis.Redis:
+        with self._lock:
+            found = self._clients.get(endpoint)
+            if found is None:
+                found = self._clients[endpoint] = self._connect(endpoint)
+            return found
+
+    def _connect(self, endpoint: Endpoint) -> redis.Redis:
+        return connect(
+            endpoint.url,
+            username=endpoint.username,
+            password=endpoint.password,
+            tls_ca_file=self._ca_file(endpoint.ca_pem),
+            tls_insecure=endpoint.insecure,
+        )
+
+    def _ca_file(self, pem: bytes | None) -> str | None:
+        """redis-py wants a CA *file*: write each bundle once, named by its digest."""
+        if pem is None:
+            return None
+        if self._ca_dir is None:
+            self._ca_dir = Path(tempfile.mkdtemp(prefix="sluice-ca-"))  # mode 0700
+        path = self._ca_dir / f"{hashlib.sha256(pem).hexdigest()[:16]}.pem"
+        if not path.exists():
+            path.write_bytes(pem)
+        return str(path)
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+
+class RedisStatsReader:
+    """:class:`~sluice_operator.reconcile.StatsReader` for one queue on a pooled client."""
+
+    def __init__(self, name: str, client: redis.Redis) -> None:
+        self.queue = Queue(name, redis=client)
+
+    def read(self) -> QueueStats:
+        return self.queue.stats()
+
+    def configure(self, settings: JobSettings) -> None:
+        self.queue.configure(settings)
+
+    def purge(self) -> int:
+        return self.queue.purge()
+
+
+def reader_for(name: str, spec: JobQueueSpec, client: redis.Redis) -> RedisStatsReader:
+    return RedisStatsReader(queue_name(name, spec), client)
+
+
+def job_settings(jobs: JobsSpec) -> JobSettings:
+    """``spec.jobs`` as the queue's config, which workers and clients read from Redis."""
+    return JobSettings(
+        timeout_s=jobs.timeout_seconds,
+        max_attempts=jobs.max_attempts,
+        lease_s=jobs.lease_seconds,
+        backoff_base_s=jobs.backoff.base_seconds,
+        backoff_cap_s=jobs.backoff.cap_seconds,
+        backoff_multiplier=jobs.backoff.multiplier,
+        result_ttl_s=jobs.result_ttl_seconds,
+        dead_max=jobs.dead_letter_max_length,
+        max_length=jobs.max_queue_length,
+    )

@@ -1,0 +1,151 @@
+"""The hash-tag design on a real 3-master Redis Cluster (loopback only).
+
+Every key of a queue carries ``{name}``, so each queue lives in one slot and its
+scripts run on the node that owns it; different queues land on different nodes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+import redis
+import redis.asyncio.cluster
+import redis.cluster
+
+from sluice import AsyncQueue, Queue
+from sluice.protocol import Outcome
+from sluice.redis_server import RedisServer, find_redis_server, free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
+
+QUEUES = ("emails", "thumbnails", "reports", "billing", "search", "exports")
+
+
+def redis_cli() -> str:
+    found = shutil.which("redis-cli") or str(find_redis_server().with_name("redis-cli"))
+    if not Path(found).exists():
+        pytest.skip("redis-cli not found")
+    return found
+
+
+def cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    for _ in range(200):
+        port = free_port()
+        if port <= 55535:
+            with socket.socket() as bus:
+                try:
+                    bus.bind(("127.0.0.1", port + 10000))
+                except OSError:
+                    continue
+            return port
+    raise AssertionError("no free port pair for a cluster node")
+
+
+def wait_cluster_ok(port: int, timeout: float = 8.0) -> None:
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if client.cluster("info").get("cluster_state") == "ok":
+                return
+            time.sleep(0.05)
+    finally:
+        client.close()
+    raise AssertionError("cluster did not reach state ok")
+
+
+@pytest.fixture(scope="module")
+def cluster_ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
+    base = tmp_path_factory.mktemp("cluster")
+    with ExitStack() as stack:
+        cluster_args = ("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+        args = (*cluster_args, "--cluster-node-timeout", "2000")
+        nodes = [
+            stack.enter_context(RedisServer(base / f"n{i}", port=cluster_port(), extra_args=args))
+            for i in range(3)
+        ]
+        ports = [n.port for n in nodes]
+        subprocess.run(
+            [redis_cli(), "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
+             "--cluster-replicas", "0", "--cluster-yes"],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        for port in ports:
+            wait_cluster_ok(port)
+        yield ports
+
+
+@pytest.fixture
+def cluster(cluster_ports: list[int]) -> Iterator[redis.cluster.RedisCluster]:
+    client = redis.cluster.RedisCluster(host="127.0.0.1", port=cluster_ports[0])
+    client.flushall(target_nodes=redis.cluster.RedisCluster.PRIMARIES)
+    yield client
+    client.close()
+
+
+def test_queues_spread_over_the_nodes(cluster: redis.cluster.RedisCluster) -> None:
+    owners = {cluster.get_node_from_key(f"q:{{{name}}}:ready:2").port for name in QUEUES}
+    assert len(owners) >= 2  # the hash tag, not the key's suffix, picks the node
+
+
+def test_full_job_cycle_on_every_queue(cluster: redis.cluster.RedisCluster) -> None:
+    for name in QUEUES:
+        queue = Queue(name, cluster)
+        ids = queue.enqueue_many([("t", {"q": name, "i": i}) for i in range(20)])
+        queue.enqueue("t", "later", delay=60)
+        queue.protocol.heartbeat(f"{name}-worker", 2, 4, 30)
+        jobs = queue.protocol.claim("w", 10, 30)
+        assert [j.id for j in jobs] == ids[:10]
+        outcomes = [Outcome(j.id, j.token, "done", result=b"1") for j in jobs[:8]]
+        outcomes.append(Outcome(jobs[8].id, jobs[8].token, "fail", reason="bad"))
+        assert all(queue.protocol.finish(outcomes))
+        queue.protocol.claim("w", 1, 0)  # a lease that expires at once
+        assert queue.protocol.reap() == 1
+        assert queue.cancel(ids[-1]) is True
+
+        stats = queue.stats()
+        assert (stats.backlog, stats.in_flight, stats.dead, stats.delayed_total) == (9, 1, 1, 1)
+        counters = stats.counters
+        assert (counters.enqueued, counters.completed, counters.retried) == (21, 8, 1)
+        assert [w.id for w in stats.workers] == [f"{name}-worker"]
+        info = queue.get(ids[0])
+        assert info is not None
+        assert (info.state, info.result) == ("completed", 1)
+        assert [d.id for d in queue.dead_letters()] == [jobs[8].id]
+        assert queue.requeue_dead() == 1
+
+
+def test_purge_on_a_cluster(cluster: redis.cluster.RedisCluster) -> None:
+    keep = Queue(QUEUES[0], cluster)
+    keep.enqueue("t")
+    queue = Queue(QUEUES[1], cluster)
+    queue.enqueue_many([("t", i) for i in range(50)])
+    assert queue.purge() > 50
+    assert queue.stats().backlog == 0
+    assert keep.stats().backlog == 1
+
+
+async def test_async_cluster_client(cluster_ports: list[int]) -> None:
+    client = redis.asyncio.cluster.RedisCluster(host="127.0.0.1", port=cluster_ports[0])
+    try:
+        for name in QUEUES[:3]:
+            queue = AsyncQueue(name, client)
+            await queue.purge()
+            job_id = await queue.enqueue("t", {"n": name})
+            assert await queue.protocol.wait_for_work(1) is True
+            (job,) = await queue.protocol.claim("w", 5, 30)
+            assert job.id == job_id
+            extended = await queue.protocol.extend("w", [(job.id, job.token)], 30)
+            assert extended.lost == set()
+            assert await queue.protocol.finish([Outcome(job.id, job.token, "done")]) == [True]
+            assert (await queue.stats()).counters.completed == 1
+    finally:
+        await client.aclose()

@@ -1,0 +1,59 @@
+"""Task handlers that worker subprocesses of the integration tests load.
+
+Each handler leaves a trace in Redis (the URL the worker was given), so a
+test can tell what ran, how often and in which process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from functools import cache
+
+import redis
+
+from sluice.tasks import JobContext, Tasks
+
+tasks = Tasks()
+
+
+@cache
+def client() -> redis.Redis:
+    return redis.Redis.from_url(os.environ["SLUICE_REDIS_URL"])
+
+
+@tasks.task("record")
+async def record(ctx: JobContext) -> int:
+    """Count the run in the ``ledger`` hash, then take ``payload["sleep"]`` seconds."""
+    client().hincrby("ledger", ctx.id, 1)
+    await asyncio.sleep(float((ctx.payload or {}).get("sleep", 0)))
+    client().hincrby("finished", ctx.id, 1)
+    return os.getpid()
+
+
+@tasks.task("crash")
+def crash(ctx: JobContext) -> None:
+    """A poison job: takes its worker process down with it."""
+    client().hincrby("ledger", ctx.id, 1)
+    os._exit(3)
+
+
+@tasks.task("hang")
+def hang(ctx: JobContext) -> None:
+    """A sync job that never returns by itself (process isolation must kill it)."""
+    client().set(f"pid:{ctx.id}", os.getpid())
+    time.sleep(60)
+
+
+@tasks.task("echo")
+def echo(ctx: JobContext) -> object:
+    return {"payload": ctx.payload, "attempt": ctx.attempt, "pid": os.getpid()}
+
+
+@tasks.task("steps")
+def steps(ctx: JobContext) -> str:
+    """Reports progress from wherever it runs (a thread or a child process)."""
+    ctx.progress(50, "half way")
+    time.sleep(float((ctx.payload or {}).get("sleep", 0.5)))
+    return "done"

@@ -1,0 +1,32 @@
+"""The worker image must not need Kopf or a Kubernetes client."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_import_linter_contract_holds() -> None:
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert lint, "import-linter is part of the dev extra"
+    done = subprocess.run(
+        [lint], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_importing_sluice_loads_no_kubernetes_module() -> None:
+    code = (
+        "import sys, sluice, sluice.stats, sluice.redis_server;"
+        "roots = {m.split('.')[0] for m in sys.modules};"
+        "bad = sorted(roots & {'kopf', 'kubernetes', 'sluice_operator'});"
+        "print(bad); raise SystemExit(1 if bad else 0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

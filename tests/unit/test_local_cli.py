@@ -1,0 +1,66 @@
+"""`sluice up` wiring that needs no processes: worker environment, output choice, argv."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+from sluice_operator.local.cli import default_worker_argv, make_output, worker_env
+from sluice_operator.local.manifest import parse_manifest
+
+SPEC = """
+apiVersion: sluice.dev/v1alpha1
+kind: JobQueue
+metadata: {name: thumbs}
+spec:
+  queueName: thumbs-v2
+  worker:
+    image: img
+    tasks: "app.tasks:tasks"
+    concurrency: 7
+    isolation: process
+    terminationGracePeriodSeconds: 60
+    env:
+      - {name: APP_MODE, value: fast}
+      - {name: SLUICE_LOG_LEVEL, value: debug}
+      - {name: FROM_SECRET, valueFrom: {secretKeyRef: {name: s, key: k}}}
+  jobs: {timeoutSeconds: 30}
+"""
+
+
+def test_worker_env_carries_the_spec_and_user_entries_win() -> None:
+    env = worker_env(parse_manifest(SPEC), "redis://127.0.0.1:7000/0", {"PATH": "/bin"})
+    assert env["PATH"] == "/bin"
+    assert env["SLUICE_QUEUE"] == "thumbs-v2"
+    assert env["SLUICE_TASKS"] == "app.tasks:tasks"
+    assert env["SLUICE_CONCURRENCY"] == "7"
+    assert env["SLUICE_ISOLATION"] == "process"
+    assert env["SLUICE_REDIS_URL"] == "redis://127.0.0.1:7000/0"
+    assert env["SLUICE_METRICS_PORT"] == "0"
+    assert 0 < float(env["SLUICE_SHUTDOWN_GRACE_SECONDS"]) < 60  # drains before the kill
+    assert env["APP_MODE"] == "fast"
+    assert env["SLUICE_LOG_LEVEL"] == "debug"
+    assert "FROM_SECRET" not in env
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_output_follows_the_terminal() -> None:
+    assert make_output(True, Tty()) == "json"
+    assert make_output(False, Tty()) == "live"
+    assert make_output(False, io.StringIO()) == "plain"
+
+
+def test_default_worker_argv_runs_the_sluice_cli_of_this_interpreter() -> None:
+    argv = default_worker_argv()
+    assert argv[0] == sys.executable
+    assert argv[-1] == "worker"
+    done = subprocess.run(
+        [*argv, "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--concurrency" in done.stdout

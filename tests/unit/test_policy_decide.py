@@ -1,0 +1,157 @@
+"""decide() end to end: paused, missing metrics, fallback, warm-up, reasons, zero and back."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import pytest
+from policy_snapshots import T0, obs, snap, spec, steady
+
+from sluice.stats import QueueStats
+from sluice_operator.policy import Decision, PolicyState, decide
+from sluice_operator.spec import ScalingSpec
+
+
+def drive(
+    s: ScalingSpec,
+    snaps: Sequence[QueueStats | None],
+    replicas: int,
+    state: PolicyState | None = None,
+) -> tuple[list[Decision], PolicyState]:
+    """Feed snapshots in order; the workload follows every decision at once."""
+    state = state or PolicyState()
+    previous: QueueStats | None = None
+    decisions = []
+    for i, stats in enumerate(snaps):
+        now = stats.taken_at if stats else T0 + 1000 + i
+        decision, state = decide(s, obs(stats, previous, replicas=replicas), state, now)
+        decisions.append(decision)
+        replicas = decision.replicas
+        previous = stats or previous
+    return decisions, state
+
+
+def test_paused_keeps_replicas_even_outside_the_bounds() -> None:
+    decision, state = decide(
+        spec(paused=True, maxReplicas=5),
+        obs(snap(0, backlog=10_000), replicas=8),
+        PolicyState(),
+        T0,
+    )
+    assert (decision.replicas, decision.term) == (8, "paused")
+    assert state == PolicyState()
+
+
+def test_missing_metrics_never_scale_down() -> None:
+    s = spec(fallback={"failureThreshold": 2})
+    decisions, state = drive(s, [None, None, None], replicas=6)
+    assert [d.replicas for d in decisions] == [6, 6, 6]
+    assert all(not d.metrics_ok and d.term == "metrics_missing" for d in decisions)
+    assert state.failures == 3
+
+
+@pytest.mark.parametrize(
+    ("current", "fallback", "expected"),
+    [
+        pytest.param(1, 4, [1, 1, 4, 4], id="raise-to-fallback-after-threshold"),
+        pytest.param(6, 4, [6, 6, 6, 6], id="fallback-below-current-does-not-scale-down"),
+    ],
+)
+def test_fallback_after_the_failure_threshold(
+    current: int, fallback: int, expected: list[int]
+) -> None:
+    s = spec(fallback={"failureThreshold": 3, "replicas": fallback})
+    decisions, _ = drive(s, [None] * 4, replicas=current)
+    assert [d.replicas for d in decisions] == expected
+    assert [d.term for d in decisions] == ["metrics_missing"] * 2 + ["fallback"] * 2
+
+
+def test_a_good_read_resets_the_failure_count() -> None:
+    _, state = drive(spec(), [None, None], replicas=2)
+    _, state = drive(spec(), [snap(0, backlog=3)], replicas=2, state=state)
+    assert state.failures == 0
+
+
+def test_a_snapshot_no_newer_than_the_last_counts_as_missing() -> None:
+    first = snap(0, backlog=0)
+    _, state = drive(spec(), [first], replicas=5)
+    decision, _ = decide(spec(), obs(first, first, replicas=5), state, T0 + 10)
+    assert (decision.replicas, decision.metrics_ok) == (5, False)
+
+
+def test_first_tick_never_scales_down() -> None:
+    decisions, _ = drive(spec(), [snap(0, in_flight=1, enqueued=10, completed=9)], replicas=9)
+    assert (decisions[0].replicas, decisions[0].term) == (9, "warmup")
+
+
+def test_a_step_in_load_scales_up_at_once_with_its_reason() -> None:
+    snaps = steady(2.0, 2.0, 8)  # polls at 0..35 s
+    base = snaps[-1]
+    jump = snap(40, enqueued=base.counters.enqueued + 200, completed=base.counters.completed,
+                service_s=2.0, backlog=150, in_flight=8)  # fmt: skip
+    decisions, _ = drive(spec(scaleUp={"maxStep": 50}), [*snaps, jump], replicas=2)
+    last = decisions[-1]
+    # 200 jobs in 5 s is far beyond the noise of 10 expected: 40 jobs/s of 2 s jobs
+    # on 4 slots at 80 % utilisation is 25 replicas, at once.
+    assert (last.replicas, last.term) == (25, "arrival")
+    assert last.arrival_rate == pytest.approx(40.0)
+    assert last.service_time_s == pytest.approx(2.0)
+    assert "arrivals 40 jobs/s" in last.reason
+    assert last.reason.endswith("-> 25")
+    assert last.numbers["backlog"] == 150
+
+
+def test_scale_up_is_bounded_by_max_step() -> None:
+    snaps = steady(2.0, 2.0, 8)
+    base = snaps[-1]
+    jump = snap(40, enqueued=base.counters.enqueued + 200, completed=base.counters.completed)
+    decisions, _ = drive(spec(scaleUp={"maxStep": 10}), [*snaps, jump], replicas=2)
+    assert decisions[-1].replicas == 12
+    assert "up by at most 10" in decisions[-1].reason
+
+
+def test_scale_down_waits_for_the_window_then_steps() -> None:
+    s = spec(scaleDown={"stabilizationWindowSeconds": 60, "maxStep": 2})
+    decisions, _ = drive(s, steady(2.0, 2.0, 30), replicas=10)
+    counts = [d.replicas for d in decisions]
+    # 2 jobs/s of 2 s jobs on 4 slots at 80 %: 2 replicas, reached by steps of 2.
+    assert counts[-1] == 2
+    downs = [b - a for a, b in itertools.pairwise(counts) if b < a]
+    assert downs
+    assert all(d >= -2 for d in downs)
+
+
+def test_idle_queue_goes_to_zero_only_after_the_idle_period() -> None:
+    s = spec(idleSecondsBeforeZero=120, scaleDown={"stabilizationWindowSeconds": 30})
+    busy = steady(2.0, 2.0, 4)
+    end = busy[-1].counters.enqueued
+    quiet = [snap(20 + 5 * k, enqueued=end, completed=end) for k in range(40)]
+    decisions, _ = drive(s, [*busy, *quiet], replicas=2)
+    zero_at = next(i for i, d in enumerate(decisions) if d.replicas == 0)
+    quiet_for = quiet[zero_at - len(busy)].taken_at - quiet[0].taken_at
+    assert quiet_for >= 115  # idle since the last arrival, seen at the first quiet poll
+    assert decisions[zero_at].term == "idle"
+    assert all(d.replicas >= 1 for d in decisions[:zero_at])
+
+
+def test_from_zero_the_first_job_activates() -> None:
+    decisions, _ = drive(spec(), [snap(0), snap(5, backlog=1, enqueued=1)], replicas=0)
+    assert [d.replicas for d in decisions] == [0, 1]
+    assert decisions[1].term == "cold_start"
+
+
+@pytest.mark.parametrize(
+    ("bounds", "expected", "limited"),
+    [
+        pytest.param(
+            {"minReplicas": 0, "maxReplicas": 0}, 0, "max", id="max-zero-wins-over-backlog"
+        ),
+        pytest.param({"minReplicas": 0, "maxReplicas": 3}, 3, "max", id="max"),
+        pytest.param({"minReplicas": 60, "maxReplicas": 80}, 60, "min", id="min"),
+    ],
+)
+def test_bounds_win(bounds: dict[str, int], expected: int, limited: str) -> None:
+    decisions, _ = drive(spec(**bounds), [snap(0), snap(5, backlog=400, enqueued=400)], replicas=2)
+    assert (decisions[-1].replicas, decisions[-1].limited) == (expected, limited)
+    assert f"limited to {limited}Replicas" in decisions[-1].reason

@@ -1,0 +1,97 @@
+"""Arrival rate and service time from snapshots of monotonic counters."""
+
+from __future__ import annotations
+
+import pytest
+from policy_snapshots import snap
+
+from sluice.stats import QueueStats
+from sluice_operator.policy.rates import (
+    MAX_RATE_WINDOW_S,
+    RATE_WINDOW_S,
+    measure,
+    remember,
+)
+
+
+def history(
+    rate: float, until: float, every: float = 5.0, service_s: float = 2.0
+) -> tuple[QueueStats, ...]:
+    """Snapshots of a steady ``rate`` from t=0 to ``until``, oldest first."""
+    out: tuple[QueueStats, ...] = ()
+    t = 0.0
+    while t <= until:
+        n = round(rate * t)
+        out = remember(out, snap(t, enqueued=n, completed=n, service_s=service_s))
+        t += every
+    return out
+
+
+def test_arrival_rate_over_the_long_window() -> None:
+    samples = history(10.0, 60.0)
+    now = snap(65.0, enqueued=650, completed=650)
+    rates = measure(now, samples[-1], samples, None)
+    assert rates.arrival_rate == pytest.approx(10.0)
+    assert rates.window_s == pytest.approx(RATE_WINDOW_S)
+
+
+@pytest.mark.parametrize(
+    ("last_poll_jobs", "expected"),
+    [
+        # 52 instead of 50 is noise: the long window (from t=35, 350 jobs) stands.
+        pytest.param(52, (652 - 350) / 30, id="noise-keeps-the-long-rate"),
+        pytest.param(500, 100.0, id="a-step-up-shows-at-once"),
+        pytest.param(0, 0.0, id="a-stop-shows-at-once"),
+    ],
+)
+def test_short_window_wins_only_beyond_poisson_noise(last_poll_jobs: int, expected: float) -> None:
+    samples = history(10.0, 60.0)
+    now = snap(65.0, enqueued=600 + last_poll_jobs, completed=600)
+    rates = measure(now, samples[-1], samples, None)
+    assert rates.arrival_rate == pytest.approx(expected)
+
+
+def test_quiet_queue_reads_its_rate_over_a_longer_window() -> None:
+    samples = history(0.2, 240.0)
+    now = snap(245.0, enqueued=49, completed=49)
+    rates = measure(now, samples[-1], samples, None)
+    assert rates.window_s >= 150  # 30 arrivals at 0.2/s take 150 s
+    assert rates.arrival_rate == pytest.approx(0.2, rel=0.1)
+
+
+def test_remember_keeps_at_most_the_longest_window() -> None:
+    samples = history(1.0, 2 * MAX_RATE_WINDOW_S)
+    assert samples[-1].taken_at - samples[0].taken_at <= MAX_RATE_WINDOW_S
+    assert len(samples) == int(MAX_RATE_WINDOW_S / 5) + 1
+
+
+def test_no_rates_without_an_earlier_snapshot() -> None:
+    rates = measure(snap(0.0, enqueued=10), None, (), None)
+    assert (rates.arrival_rate, rates.service_time_s) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("finished", "mean_s", "remembered", "expected"),
+    [
+        pytest.param(600, 2.0, None, 2.0, id="first-measurement"),
+        pytest.param(0, 2.0, 3.0, 3.0, id="no-completions-remembered-stands"),
+        pytest.param(20, 6.0, 2.0, 4.0, id="few-completions-blend-with-memory"),
+        pytest.param(2000, 6.0, 2.0, 5.96, id="many-completions-dominate"),
+    ],
+)
+def test_service_time(
+    finished: int, mean_s: float, remembered: float | None, expected: float
+) -> None:
+    older = snap(0.0, enqueued=0, completed=0)
+    now = snap(30.0, enqueued=finished, completed=finished, service_s=mean_s)
+    rates = measure(now, older, (older,), remembered)
+    assert rates.service_time_s == pytest.approx(expected, rel=0.01)
+
+
+def test_a_purged_queue_starts_its_rates_afresh() -> None:
+    samples = history(10.0, 60.0)[1:]  # 50 jobs and more
+    reset = snap(65.0, enqueued=5, completed=2)  # counters restarted below the old ones
+    rates = measure(reset, samples[-1], samples, 2.0)
+    assert rates.arrival_rate is None  # no older snapshot compares: no rate, not a negative one
+    assert rates.service_time_s == 2.0
+    assert remember(samples, reset) == (reset,)

@@ -1,0 +1,110 @@
+"""Each demand term on its own, with the numbers that set it."""
+
+from __future__ import annotations
+
+import pytest
+from policy_snapshots import obs, snap, spec
+
+from sluice.stats import QueueStats
+from sluice_operator.policy.rates import Rates
+from sluice_operator.policy.terms import (
+    age,
+    arrival,
+    backlog,
+    cold_start,
+    demand_terms,
+    in_flight,
+)
+
+
+@pytest.mark.parametrize(
+    ("rate", "service_s", "concurrency", "utilisation", "expected"),
+    [
+        pytest.param(10.0, 2.0, 4, 0.8, 7, id="10/s-of-2s-jobs-at-80%-needs-6.25->7"),
+        pytest.param(8.0, 2.0, 4, 0.8, 5, id="exactly-5-is-not-rounded-to-6"),
+        pytest.param(8.0, 2.0, 4, 1.0, 4, id="full-utilisation"),
+        pytest.param(0.2, 90.0, 4, 0.8, 6, id="long-jobs-little-traffic"),
+        pytest.param(0.0, 2.0, 4, 0.8, 0, id="no-arrivals"),
+    ],
+)
+def test_arrival_term_is_littles_law_at_target_utilisation(
+    rate: float, service_s: float, concurrency: int, utilisation: float, expected: int
+) -> None:
+    term = arrival(spec(targetUtilization=utilisation), rate, concurrency / service_s)
+    assert (term.name, term.replicas) == ("arrival", expected)
+    assert f"{rate:.3g} jobs/s" in term.reason
+
+
+@pytest.mark.parametrize(
+    ("waiting", "per_replica", "target_s", "expected"),
+    [
+        pytest.param(600, 2.0, 30.0, 10, id="600-jobs-start-within-30s-at-2/s-each"),
+        pytest.param(601, 2.0, 30.0, 11, id="one-more-job-one-more-replica"),
+        pytest.param(600, 2.0, 60.0, 5, id="looser-target-fewer-replicas"),
+        pytest.param(0, 2.0, 30.0, 0, id="empty"),
+    ],
+)
+def test_backlog_term_starts_every_waiting_job_within_the_target(
+    waiting: int, per_replica: float, target_s: float, expected: int
+) -> None:
+    term = backlog(spec(latencyTargetSeconds=target_s), snap(0, backlog=waiting), per_replica)
+    assert term.replicas == expected
+    assert f"backlog {waiting}" in term.reason
+
+
+@pytest.mark.parametrize(
+    ("oldest", "ready", "expected"),
+    [
+        pytest.param(90.0, 3, 9, id="three-times-late-triples-ready"),
+        pytest.param(45.0, 4, 6, id="half-late"),
+        pytest.param(30.0, 4, None, id="at-target-no-correction"),
+        pytest.param(90.0, 0, None, id="nothing-ready-startup-is-the-cause"),
+    ],
+)
+def test_age_term_corrects_when_the_oldest_job_is_late(
+    oldest: float, ready: int, expected: int | None
+) -> None:
+    term = age(spec(latencyTargetSeconds=30), snap(0, backlog=5, oldest=oldest), ready)
+    assert (term.replicas if term else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("waiting", "replicas", "ready", "expected"),
+    [
+        pytest.param(25, 0, 0, 3, id="backlog-per-replica"),
+        pytest.param(25, 3, 3, 3, id="all-ready"),
+        pytest.param(80, 3, 1, 3, id="waits-for-starting-replicas"),
+        pytest.param(80, 3, 3, 8, id="grows-once-they-are-up"),
+    ],
+)
+def test_cold_start_sizes_by_backlog_one_step_at_a_time(
+    waiting: int, replicas: int, ready: int, expected: int
+) -> None:
+    term = cold_start(
+        spec(coldStartBacklogPerReplica=10), snap(0, backlog=waiting), replicas, ready
+    )
+    assert term.replicas == expected
+
+
+@pytest.mark.parametrize(
+    ("running", "concurrency", "expected"),
+    [pytest.param(9, 4, 3, id="9-running-need-3x4-slots"), pytest.param(0, 4, 0, id="none")],
+)
+def test_in_flight_floor(running: int, concurrency: int, expected: int) -> None:
+    assert in_flight(snap(0, in_flight=running), concurrency).replicas == expected
+
+
+@pytest.mark.parametrize(
+    ("stats", "rates", "winner"),
+    [
+        pytest.param(snap(0, backlog=30), Rates(10.0, 2.0, 30), "arrival", id="arrival-wins"),
+        pytest.param(snap(0, backlog=900), Rates(10.0, 2.0, 30), "backlog", id="backlog-wins"),
+        pytest.param(snap(0, backlog=40, oldest=300), Rates(1.0, 2.0, 30), "age", id="age-wins"),
+        pytest.param(snap(0, backlog=40), Rates(None, None, 0), "cold_start", id="cold-start"),
+    ],
+)
+def test_the_largest_term_wins(stats: QueueStats, rates: Rates, winner: str) -> None:
+    terms = demand_terms(spec(), stats, rates, obs(stats, replicas=2))
+    best = max(terms, key=lambda t: t.replicas)
+    assert best.name == winner
+    assert all(t.replicas < best.replicas for t in terms if t is not best)

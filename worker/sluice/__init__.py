@@ -1,0 +1,32 @@
+"""Sluice: a reliable Redis job queue whose workers an operator autoscales.
+
+This package is what worker images run and what applications import to
+enqueue. It never imports Kopf or a Kubernetes client, so the worker image
+stays slim; the operator lives in :mod:`sluice_operator`.
+"""
+
+from sluice.errors import Fail, JobNotFound, QueueFull, Retry, SluiceError
+from sluice.jobinfo import JobInfo
+from sluice.queue import AsyncQueue, Queue
+from sluice.settings import JobSettings
+from sluice.stats import Priority, QueueStats
+from sluice.tasks import JobContext, Tasks
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncQueue",
+    "Fail",
+    "JobContext",
+    "JobInfo",
+    "JobNotFound",
+    "JobSettings",
+    "Priority",
+    "Queue",
+    "QueueFull",
+    "QueueStats",
+    "Retry",
+    "SluiceError",
+    "Tasks",
+    "__version__",
+]

@@ -1,0 +1,76 @@
+"""What every subcommand shares: connection options, opening the queue, output, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sluice.connection import connect
+from sluice.queue import Queue
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def add_connection_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
+    """``--redis-url`` and ``--queue``, accepted before and after the subcommand.
+
+    Only the top-level parser has defaults (from the environment); the copies on
+    the subcommands default to "not given", so they never overwrite the former.
+    """
+    env = os.environ
+    url = env.get("SLUICE_REDIS_URL") or DEFAULT_REDIS_URL
+    queue = env.get("SLUICE_QUEUE") or "default"
+    parser.add_argument(
+        "--redis-url",
+        default=url if top_level else argparse.SUPPRESS,
+        help="Redis URL, redis:// or rediss:// (env SLUICE_REDIS_URL; credentials may come "
+        "from SLUICE_REDIS_USERNAME / SLUICE_REDIS_PASSWORD)",
+    )
+    parser.add_argument(
+        "--queue",
+        default=queue if top_level else argparse.SUPPRESS,
+        help="queue name (env SLUICE_QUEUE; default 'default')",
+    )
+
+
+def redis_options(environ: dict[str, str] | os._Environ[str] = os.environ) -> dict[str, Any]:
+    """Credentials and TLS from the environment, as :func:`sluice.connection.connect` takes."""
+    insecure = environ.get("SLUICE_REDIS_TLS_INSECURE", "").lower() in ("1", "true", "yes")
+    return {
+        "username": environ.get("SLUICE_REDIS_USERNAME") or None,
+        "password": environ.get("SLUICE_REDIS_PASSWORD") or None,
+        "tls_ca_file": environ.get("SLUICE_REDIS_TLS_CA_FILE") or None,
+        "tls_insecure": insecure,
+    }
+
+
+@contextmanager
+def open_queue(args: argparse.Namespace) -> Iterator[Queue]:
+    """The queue named by ``--queue`` on ``--redis-url``; the client is closed after."""
+    client = connect(args.redis_url, **redis_options())
+    try:
+        yield Queue(args.queue, client)
+    finally:
+        client.close()
+
+
+def fail(message: str, code: int) -> int:
+    print(f"sluice: {message}", file=sys.stderr)
+    return code
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable output")

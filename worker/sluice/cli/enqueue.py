@@ -1,0 +1,100 @@
+"""``sluice enqueue``: one job from arguments, or many from JSON lines (a file or stdin)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from sluice.cli.common import EXIT_OK, open_queue
+from sluice.queue import new_job
+
+# Keys of one JSON line, as Queue.enqueue's arguments.
+FIELDS = ("task", "payload", "id", "priority", "delay", "timeout", "max_attempts")
+
+EPILOG = """JSON lines: one object per line with "task" and optionally "payload", "id",
+"priority" (critical, high, normal, low), "delay", "timeout" (seconds), "max_attempts".
+A malformed line stops the command before anything is enqueued (exit 2); a full queue
+exits 1."""
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "enqueue",
+        parents=[common],
+        help="add jobs",
+        epilog=EPILOG,
+        description="Enqueue one job, or JSON lines from a file ('-' for stdin). Prints ids.",
+    )
+    p.add_argument("task", nargs="?", help="task name (one job)")
+    p.add_argument("payload", nargs="?", default="null", help="payload as JSON (default null)")
+    p.add_argument("-f", "--file", help="JSON lines to enqueue ('-' for stdin)")
+    p.add_argument("--id", help="job id (enqueueing an existing id is a no-op)")
+    p.add_argument("--priority", default="normal", help="critical, high, normal (default), low")
+    p.add_argument("--delay", type=float, default=0.0, help="seconds before it may run")
+    p.add_argument("--timeout", type=float, help="seconds (default: the queue's setting)")
+    p.add_argument("--max-attempts", type=int, help="attempts (default: the queue's setting)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    jobs = _from_lines(args.file) if args.file else [_from_args(args)]
+    with open_queue(args) as queue:
+        for job_id in queue.enqueue_many(jobs):
+            print(job_id)
+    return EXIT_OK
+
+
+def _from_args(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.task:
+        raise ValueError("give a TASK (and PAYLOAD), or --file with JSON lines")
+    try:
+        payload = json.loads(args.payload)
+    except ValueError as exc:
+        raise ValueError(f"payload is not valid JSON: {exc}") from None
+    job = {
+        "task": args.task,
+        "payload": payload,
+        "id": args.id,
+        "priority": args.priority,
+        "delay": args.delay,
+        "timeout": args.timeout,
+        "max_attempts": args.max_attempts,
+    }
+    new_job(**job)
+    return job
+
+
+def _from_lines(source: str) -> list[dict[str, Any]]:
+    if source == "-":
+        return _parse(sys.stdin)
+    with Path(source).open(encoding="utf-8") as lines:
+        return _parse(lines)
+
+
+def _parse(lines: Iterable[str]) -> list[dict[str, Any]]:
+    jobs = []
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            jobs.append(_job(line, number))
+    return jobs
+
+
+def _job(line: str, number: int) -> dict[str, Any]:
+    try:
+        job = json.loads(line)
+    except ValueError as exc:
+        raise ValueError(f"line {number}: not JSON: {exc}") from None
+    if not isinstance(job, dict) or not isinstance(job.get("task"), str):
+        raise ValueError(f'line {number}: expected an object with a "task" string')
+    unknown = set(job) - set(FIELDS)
+    if unknown:
+        raise ValueError(f"line {number}: unknown keys {sorted(unknown)}; allowed: {FIELDS}")
+    try:
+        new_job(**job)  # validate every line before the first is enqueued
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"line {number}: {exc}") from None
+    return job

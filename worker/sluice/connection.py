@@ -1,0 +1,150 @@
+"""Redis clients with production defaults, and URLs safe to show.
+
+Every client Sluice makes comes from :func:`connect`: bounded connect and
+socket timeouts (a dead server must not hang a worker), retries with
+exponential backoff on connection errors, periodic health checks of idle
+pooled connections. Credentials may come in the URL or separately (from a
+Kubernetes Secret); either way they never reach a message: errors raised here
+carry :func:`redact`-ed URLs only, and the cause chain is cut where it could
+hold the URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, overload
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.asyncio.retry
+import redis.cluster
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
+
+from sluice.errors import SluiceError
+
+CONNECT_TIMEOUT_S = 5.0
+# Above the longest blocking command Sluice sends (wait_for_work's BLPOP of at most 5 s).
+SOCKET_TIMEOUT_S = 15.0
+HEALTH_CHECK_INTERVAL_S = 30
+SCHEMES = ("redis", "rediss", "unix")
+
+
+def redact(url: str) -> str:
+    """``url`` without user, password or query (which may carry a password)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "<unparseable redis url>"
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    if parts.username or parts.password:
+        netloc = "***@" + netloc
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _options(
+    url: str,
+    username: str | None,
+    password: str | None,
+    tls_ca_file: str | None,
+    tls_insecure: bool,
+) -> dict[str, Any]:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in SCHEMES:
+        raise SluiceError(
+            f"unsupported Redis URL {redact(url)!r}: use redis://, rediss:// or unix://"
+        )
+    options: dict[str, Any] = {
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "health_check_interval": HEALTH_CHECK_INTERVAL_S,
+    }
+    if username is not None:
+        options["username"] = username
+    if password is not None:
+        options["password"] = password
+    if scheme == "rediss":
+        if tls_ca_file:
+            options["ssl_ca_certs"] = tls_ca_file
+        if tls_insecure:
+            options["ssl_cert_reqs"] = "none"
+            options["ssl_check_hostname"] = False
+    elif tls_ca_file or tls_insecure:
+        raise SluiceError(f"TLS options need a rediss:// URL, got {redact(url)!r}")
+    return options
+
+
+@overload
+def connect(
+    url: str,
+    *,
+    username: str | None = ...,
+    password: str | None = ...,
+    tls_ca_file: str | None = ...,
+    tls_insecure: bool = ...,
+    async_: Literal[False] = ...,
+    cluster: Literal[False] = ...,
+) -> redis.Redis: ...
+
+
+@overload
+def connect(
+    url: str,
+    *,
+    username: str | None = ...,
+    password: str | None = ...,
+    tls_ca_file: str | None = ...,
+    tls_insecure: bool = ...,
+    async_: Literal[True],
+    cluster: Literal[False] = ...,
+) -> redis.asyncio.Redis: ...
+
+
+@overload
+def connect(
+    url: str,
+    *,
+    username: str | None = ...,
+    password: str | None = ...,
+    tls_ca_file: str | None = ...,
+    tls_insecure: bool = ...,
+    async_: bool = ...,
+    cluster: bool = ...,
+) -> Any: ...
+
+
+def connect(
+    url: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    tls_ca_file: str | None = None,
+    tls_insecure: bool = False,
+    async_: bool = False,
+    cluster: bool = False,
+) -> Any:
+    """A client for ``url`` (a cluster client with ``cluster=True``); no I/O happens yet."""
+    options = _options(url, username, password, tls_ca_file, tls_insecure)
+    try:
+        return _client(url, options, async_=async_, cluster=cluster)
+    except (ValueError, TypeError) as exc:
+        # redis-py's parse errors may quote the URL: replace, don't chain.
+        raise SluiceError(f"invalid Redis URL {redact(url)!r}: {type(exc).__name__}") from None
+
+
+def _client(url: str, options: dict[str, Any], *, async_: bool, cluster: bool) -> Any:
+    backoff = ExponentialWithJitterBackoff(base=0.05, cap=2.0)
+    if cluster:
+        options.pop("health_check_interval")
+        if async_:
+            return redis.asyncio.cluster.RedisCluster.from_url(url, **options)
+        return redis.cluster.RedisCluster.from_url(url, **options)
+    if async_:
+        retry_async = redis.asyncio.retry.Retry(backoff, 3)
+        return redis.asyncio.Redis.from_url(url, retry=retry_async, **options)
+    return redis.Redis.from_url(url, retry=Retry(backoff, 3), **options)

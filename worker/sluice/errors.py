@@ -1,0 +1,51 @@
+"""Errors the queue raises, and the two signals a task handler raises.
+
+Every error a caller may want to handle derives from :class:`SluiceError`.
+Messages never contain Redis credentials: URLs in them go through
+:func:`sluice.connection.redact` first.
+
+:class:`Retry` and :class:`Fail` are not errors of the library but decisions of a
+handler, carried as exceptions so that a handler can make them from anywhere in
+its call stack.
+"""
+
+from __future__ import annotations
+
+
+class SluiceError(Exception):
+    """Base class of the queue's own errors."""
+
+
+class QueueFull(SluiceError):
+    """Enqueue refused: the queue's configured ``max_length`` would be exceeded."""
+
+    def __init__(self, queue: str, waiting: int, limit: int) -> None:
+        super().__init__(f"queue {queue!r} is full: {waiting} jobs waiting, limit {limit}")
+        self.queue = queue
+        self.waiting = waiting
+        self.limit = limit
+
+
+class JobNotFound(SluiceError):
+    """No job with that id (never existed, or expired after the result TTL)."""
+
+    def __init__(self, queue: str, job_id: str) -> None:
+        super().__init__(f"no job {job_id!r} in queue {queue!r}")
+        self.queue = queue
+        self.job_id = job_id
+
+
+class Retry(Exception):
+    """Raised by a handler: run the job again, after ``delay`` seconds or the backoff."""
+
+    def __init__(self, delay: float | None = None) -> None:
+        super().__init__(f"retry requested (delay={delay})")
+        self.delay = delay
+
+
+class Fail(Exception):
+    """Raised by a handler: dead-letter the job now, with ``reason``; no more attempts."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,172 @@
+"""The worker-facing protocol: one script round trip per call, sync and async twins.
+
+Arguments and replies are built and parsed by :mod:`sluice.protocol.ops`; these
+classes only carry the client and queue and do the I/O.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+from sluice.protocol import ops
+from sluice.protocol.keys import QueueKeys
+from sluice.protocol.messages import Claimed, ClaimResult, Extended, Outcome
+from sluice.protocol.scripts import Arg, AsyncClient, SyncClient, script
+from sluice.protocol.stats_reply import stats as stats_call
+from sluice.settings import JobSettings
+from sluice.stats import QueueStats
+
+T = TypeVar("T")
+
+# How long a worker trusts the settings it read: a `Queue.configure` or operator change
+# reaches every worker within this.
+SETTINGS_MAX_AGE_S = 5.0
+
+# Longest single BLPOP in wait_for_work: short enough to stay under any sane socket
+# timeout and to notice shutdown, long enough that an idle worker costs nothing.
+MAX_BLOCK_S = 5.0
+
+
+def _socket_timeout(client: object) -> float | None:
+    """The client's read timeout, when it is a plain client that says (cluster clients don't)."""
+    pool = getattr(client, "connection_pool", None)
+    timeout = getattr(pool, "connection_kwargs", {}).get("socket_timeout")
+    return float(timeout) if timeout else None
+
+
+class _Base:
+    def __init__(self, queue: str) -> None:
+        self.keys = QueueKeys(queue)
+        self.queue = queue
+        self._script_keys = self.keys.script_keys()
+        # When the earliest delayed job falls due, as learned from the last claim,
+        # in this process's monotonic clock: wait_for_work wakes up for it.
+        self._next_due_mono: float | None = None
+        self._settings: tuple[float, JobSettings] | None = None
+
+    def _cached_settings(self, max_age_s: float) -> JobSettings | None:
+        if self._settings and time.monotonic() - self._settings[0] < max_age_s:
+            return self._settings[1]
+        return None
+
+    def _store_settings(self, fields: dict[Any, Any]) -> JobSettings:
+        settings = JobSettings.from_config(fields)
+        self._settings = (time.monotonic(), settings)
+        return settings
+
+    def _args(self, call: ops.Call[T]) -> list[Arg]:
+        return [self.keys.prefix, *call.args]
+
+    def _note_claim(self, result: ClaimResult) -> list[Claimed]:
+        if result.next_due is None:
+            self._next_due_mono = None
+        else:
+            self._next_due_mono = time.monotonic() + max(0.0, result.next_due - result.now)
+        return result.jobs
+
+    def _block_for(self, timeout_s: float, client: object) -> float:
+        limit = min(timeout_s, MAX_BLOCK_S)
+        read_timeout = _socket_timeout(client)
+        if read_timeout is not None:
+            limit = min(limit, read_timeout / 2)  # a blocked read must not look like a dead server
+        if self._next_due_mono is not None:
+            limit = min(limit, self._next_due_mono - time.monotonic())
+        return limit
+
+
+class AsyncProtocol(_Base):
+    """Claim, extend, finish, reap, heartbeat and progress for one queue (asyncio)."""
+
+    def __init__(self, client: AsyncClient, queue: str) -> None:
+        super().__init__(queue)
+        self.client = client
+
+    async def run(self, call: ops.Call[T]) -> T:
+        """One operation of :mod:`sluice.protocol.ops`: one script round trip."""
+        runner = script(call.script).run_async
+        return call.parse(await runner(self.client, self._script_keys, self._args(call)))
+
+    async def claim(self, worker_id: str, count: int, lease_s: float) -> list[Claimed]:
+        return self._note_claim(await self.run(ops.claim(worker_id, count, lease_s)))
+
+    async def extend(
+        self, worker_id: str, leases: Iterable[tuple[str, str]], lease_s: float
+    ) -> Extended:
+        return await self.run(ops.extend(leases, lease_s))
+
+    async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        return await self.run(ops.finish(outcomes)) if outcomes else []
+
+    async def reap(self, limit: int = 1000) -> int:
+        return await self.run(ops.reap(limit))
+
+    async def heartbeat(self, worker_id: str, busy: int, slots: int, ttl_s: float) -> float:
+        """Announce the worker until ``ttl_s`` from now; ``ttl_s <= 0`` removes it."""
+        return await self.run(ops.heartbeat(worker_id, busy, slots, ttl_s))
+
+    async def progress(self, job_id: str, token: str, pct: float, message: str = "") -> bool:
+        return await self.run(ops.progress(job_id, token, pct, message))
+
+    async def stats(self) -> QueueStats:
+        return await self.run(stats_call(self.queue))
+
+    async def settings(self, max_age_s: float = SETTINGS_MAX_AGE_S) -> JobSettings:
+        """The queue's job settings, re-read when older than ``max_age_s``."""
+        cached = self._cached_settings(max_age_s)
+        if cached is not None:
+            return cached
+        return self._store_settings(await self.client.hgetall(self.keys.config))
+
+    async def wait_for_work(self, timeout_s: float) -> bool:
+        """Block until a job may be claimable (True) or the timeout passes (False)."""
+        block = self._block_for(timeout_s, self.client)
+        if block <= 0:
+            return True
+        return await self.client.blpop([self.keys.wake], timeout=block) is not None
+
+
+class Protocol(_Base):
+    """The synchronous twin of :class:`AsyncProtocol` (tests, tools, sync workers)."""
+
+    def __init__(self, client: SyncClient, queue: str) -> None:
+        super().__init__(queue)
+        self.client = client
+
+    def run(self, call: ops.Call[T]) -> T:
+        """One operation of :mod:`sluice.protocol.ops`: one script round trip."""
+        return call.parse(script(call.script)(self.client, self._script_keys, self._args(call)))
+
+    def claim(self, worker_id: str, count: int, lease_s: float) -> list[Claimed]:
+        return self._note_claim(self.run(ops.claim(worker_id, count, lease_s)))
+
+    def extend(self, worker_id: str, leases: Iterable[tuple[str, str]], lease_s: float) -> Extended:
+        return self.run(ops.extend(leases, lease_s))
+
+    def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        return self.run(ops.finish(outcomes)) if outcomes else []
+
+    def reap(self, limit: int = 1000) -> int:
+        return self.run(ops.reap(limit))
+
+    def heartbeat(self, worker_id: str, busy: int, slots: int, ttl_s: float) -> float:
+        return self.run(ops.heartbeat(worker_id, busy, slots, ttl_s))
+
+    def progress(self, job_id: str, token: str, pct: float, message: str = "") -> bool:
+        return self.run(ops.progress(job_id, token, pct, message))
+
+    def stats(self) -> QueueStats:
+        return self.run(stats_call(self.queue))
+
+    def settings(self, max_age_s: float = SETTINGS_MAX_AGE_S) -> JobSettings:
+        cached = self._cached_settings(max_age_s)
+        if cached is not None:
+            return cached
+        return self._store_settings(self.client.hgetall(self.keys.config))
+
+    def wait_for_work(self, timeout_s: float) -> bool:
+        block = self._block_for(timeout_s, self.client)
+        if block <= 0:
+            return True
+        return self.client.blpop([self.keys.wake], timeout=block) is not None

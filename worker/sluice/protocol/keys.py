@@ -1,0 +1,154 @@
+"""Every Redis key name of a queue, and the job hash's field names, in one place.
+
+All keys of queue ``N`` start with ``q:{N}:``. The braces make ``N`` a Redis
+Cluster hash tag: a queue lives in one slot, so its Lua scripts may touch any of
+its keys, and many queues spread over a cluster.
+
+=====================  ======  ==================================================
+key                    type    holds
+=====================  ======  ==================================================
+``q:{N}:job:<id>``     hash    one job (fields below)
+``q:{N}:p:<id>``       string  its payload, apart so the hash stays a small listpack
+``q:{N}:r:<id>``       string  its result (expires with the finished job)
+``q:{N}:ready:<p>``    list    waiting ids of priority p (0 critical .. 3 low);
+                               LPUSH at the back, RPOP from the front
+``q:{N}:delayed``      zset    id -> due time (ms): scheduled jobs and retries
+``q:{N}:leases``       zset    id -> lease deadline (ms): running jobs
+``q:{N}:dead``         zset    id -> time dead-lettered (ms)
+``q:{N}:stats``        hash    monotonic counters, histogram buckets and sums
+``q:{N}:config``       hash    :class:`sluice.settings.JobSettings` fields
+``q:{N}:wake``         list    tokens an idle worker blocks on (BLPOP)
+``q:{N}:workers``      zset    worker id -> heartbeat expiry (ms)
+``q:{N}:winfo``        hash    worker id -> "busy slots seen_ms"
+=====================  ======  ==================================================
+
+Job hash fields are one letter: a waiting job is ``t q s e`` (plus ``m``/``o``
+when the enqueue overrode the defaults), which keeps it a small listpack. A
+payload over 64 bytes (``hash-max-ziplist-value``) would turn the hash into a
+hashtable several times its size, so payloads are string keys of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sluice.stats import Priority
+
+PRIORITIES = tuple(Priority)
+
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+MAX_ID_LENGTH = 256
+
+
+class F:
+    """Job hash field names."""
+
+    TASK = "t"
+    PRIORITY = "q"
+    STATE = "s"
+    ENQUEUED = "e"  # ms
+    READY_SINCE = "u"  # ms: when it last became claimable (due time, reap, release)
+    ATTEMPTS = "a"
+    MAX_ATTEMPTS = "m"  # only when the enqueue overrode the queue's default
+    TIMEOUT = "o"  # seconds; only when overridden
+    TOKEN = "k"  # noqa: S105  (a field name, not a secret): fencing token, bumped by every claim
+    STARTED = "b"  # ms, last claim
+    FINISHED = "f"  # ms
+    WORKER = "w"
+    PROGRESS = "g"
+    PROGRESS_MESSAGE = "h"
+    ERROR = "x"  # last error / traceback
+    DEAD_REASON = "y"
+    CANCEL = "c"  # cancel requested while running
+
+
+# Job states as stored (one letter) and as shown.
+STATES = {
+    "w": "waiting",
+    "d": "delayed",
+    "a": "active",
+    "c": "completed",
+    "f": "dead",
+    "x": "cancelled",
+}
+
+
+def check_queue_name(name: str) -> str:
+    if not _QUEUE_NAME.fullmatch(name):
+        raise ValueError(
+            f"invalid queue name {name!r}: 1-128 characters from A-Z a-z 0-9 . _ : -, "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def check_job_id(job_id: str) -> str:
+    if not job_id or len(job_id) > MAX_ID_LENGTH or any(c.isspace() for c in job_id):
+        raise ValueError(f"invalid job id {job_id!r}: 1-{MAX_ID_LENGTH} characters, no spaces")
+    return job_id
+
+
+@dataclass(frozen=True)
+class QueueKeys:
+    """The key names of one queue."""
+
+    queue: str
+    prefix: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        check_queue_name(self.queue)
+        object.__setattr__(self, "prefix", f"q:{{{self.queue}}}:")
+
+    def ready(self, priority: Priority) -> str:
+        return f"{self.prefix}ready:{int(priority)}"
+
+    @property
+    def delayed(self) -> str:
+        return self.prefix + "delayed"
+
+    @property
+    def leases(self) -> str:
+        return self.prefix + "leases"
+
+    @property
+    def dead(self) -> str:
+        return self.prefix + "dead"
+
+    @property
+    def stats(self) -> str:
+        return self.prefix + "stats"
+
+    @property
+    def config(self) -> str:
+        return self.prefix + "config"
+
+    @property
+    def wake(self) -> str:
+        return self.prefix + "wake"
+
+    @property
+    def workers(self) -> str:
+        return self.prefix + "workers"
+
+    @property
+    def winfo(self) -> str:
+        return self.prefix + "winfo"
+
+    def job(self, job_id: str) -> str:
+        return f"{self.prefix}job:{job_id}"
+
+    def payload(self, job_id: str) -> str:
+        return f"{self.prefix}p:{job_id}"
+
+    def result(self, job_id: str) -> str:
+        return f"{self.prefix}r:{job_id}"
+
+    def script_keys(self) -> list[str]:
+        """KEYS of every script, in the order lua/_lib.lua names them."""
+        fixed = [self.delayed, self.leases, self.dead, self.stats, self.config]
+        return [*(self.ready(p) for p in PRIORITIES), *fixed, self.wake, self.workers, self.winfo]
+
+    def pattern(self) -> str:
+        """SCAN pattern matching every key of the queue (the name holds no glob characters)."""
+        return self.prefix + "*"

@@ -1,0 +1,55 @@
+-- claim: lease up to N jobs, highest priority first (strict), oldest first within one.
+-- Reaps expired leases and promotes due delayed jobs first, so no separate
+-- scheduler process is needed.
+-- KEYS, ARGV[1]: see _lib.lua
+-- ARGV[2]: worker id, ARGV[3]: max jobs, ARGV[4]: lease ms
+-- Returns {now_ms, next_due_ms or -1, then 9 fields per job:
+--   id, task, payload, attempt, max_attempts, timeout_ms, token, enqueued_ms, wait_ms}
+local worker, want, lease = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local now = now_ms()
+local cfg = config()
+reap(now, cfg, 100)
+local promoted = promote(now, 1000)
+
+local out = {now, -1}
+local leased = {}
+for p = 1, 4 do
+  if want <= 0 then break end
+  local ids = redis.call('RPOP', READY[p], want)
+  for _, id in ipairs(ids or {}) do
+    local key = jobkey(id)
+    local v = redis.call('HMGET', key, 't', 'k', 'a', 'm', 'o', 'e', 'u')
+    if v[1] then
+      local token = (tonumber(v[2]) or 0) + 1
+      local attempt = (tonumber(v[3]) or 0) + 1
+      redis.call('HSET', key, 's', 'a', 'a', attempt, 'b', now, 'w', worker, 'k', token)
+      v[2] = redis.call('GET', paykey(id)) or ''
+      local wait = math.max(0, now - tonumber(v[7] or v[6]))
+      observe('w', wait / 1000)
+      local timeout_ms = math.floor((tonumber(v[5]) or cfg.timeout_s) * 1000)
+      local n = #out
+      out[n + 1], out[n + 2], out[n + 3] = id, v[1], v[2]
+      out[n + 4], out[n + 5], out[n + 6] = attempt, tonumber(v[4]) or cfg.max_attempts, timeout_ms
+      out[n + 7], out[n + 8], out[n + 9] = token, tonumber(v[6]), wait
+      table.insert(leased, now + lease)
+      table.insert(leased, id)
+      want = want - 1
+    end
+  end
+end
+
+each_chunk(leased, 1000, function(...) redis.call('ZADD', LEASES, ...) end)
+-- Wake tokens stand for claimable jobs: drop those this claim took, or all if none is left.
+local left = 0
+for p = 1, 4 do left = left + redis.call('LLEN', READY[p]) end
+woken = 0
+if left == 0 then
+  redis.call('DEL', WAKE)
+else
+  redis.call('LTRIM', WAKE, #leased / 2, -1)
+  woken = math.min(promoted, left)
+end
+local first = redis.call('ZRANGE', DELAYED, 0, 0, 'WITHSCORES')
+if first[2] then out[2] = tonumber(first[2]) end
+flush()
+return out

@@ -1,0 +1,53 @@
+-- enqueue: add a batch of jobs; an id that already exists is left alone (idempotent).
+-- KEYS, ARGV[1]: see _lib.lua
+-- ARGV[2]: number of jobs n; then 7 fields per job:
+--   id, task, payload, priority (0-3), delay_ms, max_attempts ('' = queue default),
+--   timeout_s ('' = queue default)
+-- Returns {1, added} or, when max_length would be exceeded, {0, waiting, max_length}
+-- and adds nothing.
+local n = tonumber(ARGV[2])
+local cfg = config()
+
+if cfg.max_length then
+  local new = 0
+  for i = 0, n - 1 do
+    if redis.call('EXISTS', jobkey(ARGV[3 + i * 7])) == 0 then new = new + 1 end
+  end
+  local waiting = redis.call('ZCARD', DELAYED)
+  for p = 1, 4 do waiting = waiting + redis.call('LLEN', READY[p]) end
+  if new > 0 and waiting + new > cfg.max_length then return {0, waiting, cfg.max_length} end
+end
+
+local now = now_ms()
+local added = 0
+local ready = {{}, {}, {}, {}}
+for i = 0, n - 1 do
+  local o = 3 + i * 7
+  local id = ARGV[o]
+  local key = jobkey(id)
+  if redis.call('EXISTS', key) == 0 then
+    local pr, delay = tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4])
+    redis.call('HSET', key, 't', ARGV[o + 1], 'q', pr, 'e', now)
+    redis.call('SET', paykey(id), ARGV[o + 2])
+    if ARGV[o + 5] ~= '' then redis.call('HSET', key, 'm', ARGV[o + 5]) end
+    if ARGV[o + 6] ~= '' then redis.call('HSET', key, 'o', ARGV[o + 6]) end
+    if delay > 0 then
+      make_delayed(id, key, now + delay)
+    else
+      redis.call('HSET', key, 's', 'w')
+      table.insert(ready[pr + 1], id)
+    end
+    added = added + 1
+  end
+end
+
+for p = 1, 4 do
+  each_chunk(ready[p], 1000, function(...) redis.call('LPUSH', READY[p], ...) end)
+  woken = woken + #ready[p]
+end
+-- A delayed job wakes one idle worker too: its claim learns the due time and it sleeps
+-- until then instead of until its poll timeout.
+if woken == 0 and added > 0 then woken = 1 end
+count('enqueued', added)
+flush()
+return {1, added}

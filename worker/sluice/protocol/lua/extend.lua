@@ -1,0 +1,19 @@
+-- extend: renew the leases a worker holds (its heartbeat).
+-- KEYS, ARGV[1]: see _lib.lua
+-- ARGV[2]: lease ms; then pairs id, token
+-- Returns {lost ids, cancelled ids}: lost = no longer this holder's (reaped, token
+-- superseded, gone); cancelled = still held, but cancel was requested.
+local lease = tonumber(ARGV[2])
+local now = now_ms()
+local lost, cancelled = {}, {}
+for i = 3, #ARGV, 2 do
+  local id, token = ARGV[i], ARGV[i + 1]
+  local v = redis.call('HMGET', jobkey(id), 'k', 'c')
+  if v[1] ~= token or not redis.call('ZSCORE', LEASES, id) then
+    table.insert(lost, id)
+  else
+    redis.call('ZADD', LEASES, 'XX', now + lease, id)
+    if v[2] then table.insert(cancelled, id) end
+  end
+end
+return {lost, cancelled}

@@ -1,0 +1,32 @@
+-- stats: everything the autoscaler reads, in one round trip; writes nothing.
+-- KEYS, ARGV[1]: see _lib.lua
+-- Returns {now_ms, {ready per priority 0..3}, delayed_due, delayed_total, in_flight,
+--   dead, oldest_since_ms or -1, {stats hash as field, value, ...},
+--   {live worker ids}, {their "busy slots seen_ms"}}
+local now = now_ms()
+local ready, oldest = {}, nil
+
+local function older(since)
+  if since and (not oldest or since < oldest) then oldest = since end
+end
+
+for p = 1, 4 do
+  ready[p] = redis.call('LLEN', READY[p])
+  local head = redis.call('LINDEX', READY[p], -1)
+  if head then
+    local v = redis.call('HMGET', jobkey(head), 'u', 'e')
+    older(tonumber(v[1] or v[2]))
+  end
+end
+local first = redis.call('ZRANGE', DELAYED, 0, 0, 'WITHSCORES')
+if first[2] and tonumber(first[2]) <= now then older(tonumber(first[2])) end
+
+local workers = redis.call('ZRANGEBYSCORE', WORKERS, '(' .. now, '+inf')
+local info = {}
+if #workers > 0 then info = redis.call('HMGET', WINFO, unpack(workers)) end
+return {
+  now, ready,
+  redis.call('ZCOUNT', DELAYED, '-inf', now), redis.call('ZCARD', DELAYED),
+  redis.call('ZCARD', LEASES), redis.call('ZCARD', DEAD),
+  oldest or -1, redis.call('HGETALL', STATS), workers, info,
+}

@@ -1,0 +1,67 @@
+"""The values the protocol exchanges with its callers (worker loop, Queue)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sluice.stats import Priority
+
+OutcomeKind = Literal["done", "retry", "fail", "release"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """One job to enqueue, already encoded."""
+
+    id: str
+    task: str
+    payload: bytes
+    priority: Priority = Priority.NORMAL
+    delay_s: float = 0.0
+    max_attempts: int | None = None  # None: the queue's setting
+    timeout_s: float | None = None  # None: the queue's setting
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A leased job, as the worker receives it."""
+
+    id: str
+    task: str
+    payload: bytes
+    attempt: int  # 1 for the first run
+    max_attempts: int
+    timeout_s: float
+    token: str  # fencing token: extend/finish/progress must present it
+    enqueued_at: float  # Redis time, seconds since the epoch
+    wait_s: float  # from claimable (enqueue, due time, reap) to this claim
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    jobs: list[Claimed]
+    now: float  # Redis time of the claim
+    next_due: float | None  # Redis time the earliest delayed job falls due
+
+
+@dataclass(frozen=True, slots=True)
+class Extended:
+    """Leases this worker no longer holds, and held jobs whose cancel was requested."""
+
+    lost: set[str] = field(default_factory=set)
+    cancelled: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one attempt ended; ``finish`` records a batch of them."""
+
+    id: str
+    token: str
+    kind: OutcomeKind
+    result: bytes | None = None  # kind "done": the encoded result (never empty)
+    error: str | None = None  # last error or traceback (kept on the job)
+    reason: str | None = None  # dead-letter reason if this ends in the DLQ
+    delay_s: float = 0.0  # kind "retry": backoff before the next attempt
+    service_s: float = 0.0  # how long the attempt ran (service-time histogram)

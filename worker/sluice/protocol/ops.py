@@ -1,0 +1,159 @@
+"""Each operation as a pure pair: the script arguments to send, and a parser of the reply.
+
+The sync and async clients (and Queue / AsyncQueue) differ only in whether
+they await the round trip, so everything else lives here once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sluice.errors import QueueFull
+from sluice.protocol.messages import Claimed, ClaimResult, Extended, NewJob, Outcome
+from sluice.protocol.scripts import Arg
+
+T = TypeVar("T")
+
+# The last part of a traceback says most; the job hash need not hold megabytes.
+MAX_ERROR_CHARS = 8000
+_KINDS = {"done": "d", "retry": "r", "fail": "f", "release": "l"}
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """A script invocation: its name, ARGV after the key prefix, and the reply's parser."""
+
+    script: str
+    args: list[Arg]
+    parse: Callable[[Any], T]
+
+
+def text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def raw(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def _ms(seconds: float) -> int:
+    return max(0, round(seconds * 1000))
+
+
+def _opt(value: float | None) -> Arg:
+    return "" if value is None else value
+
+
+def clip_error(error: str | None) -> str:
+    if not error:
+        return ""
+    clipped = error if len(error) <= MAX_ERROR_CHARS else "..." + error[-MAX_ERROR_CHARS:]
+    # Lone surrogates (undecodable bytes in a message) are valid str but not UTF-8.
+    return clipped.encode("utf-8", "replace").decode()
+
+
+def enqueue(queue: str, jobs: Sequence[NewJob]) -> Call[int]:
+    args: list[Arg] = [len(jobs)]
+    for j in jobs:
+        args += [j.id, j.task, j.payload, int(j.priority), _ms(j.delay_s)]
+        args += [_opt(j.max_attempts), _opt(j.timeout_s)]
+
+    def parse(reply: list[Any]) -> int:
+        if int(reply[0]) == 0:
+            raise QueueFull(queue, int(reply[1]), int(reply[2]))
+        return int(reply[1])
+
+    return Call("enqueue", args, parse)
+
+
+def _claimed(f: list[Any]) -> Claimed:
+    return Claimed(
+        id=text(f[0]),
+        task=text(f[1]),
+        payload=raw(f[2]),
+        attempt=int(f[3]),
+        max_attempts=int(f[4]),
+        timeout_s=int(f[5]) / 1000,
+        token=text(str(f[6])),
+        enqueued_at=int(f[7]) / 1000,
+        wait_s=int(f[8]) / 1000,
+    )
+
+
+def _claim_result(reply: list[Any]) -> ClaimResult:
+    jobs = [_claimed(reply[i : i + 9]) for i in range(2, len(reply), 9)]
+    due = int(reply[1])
+    return ClaimResult(jobs, int(reply[0]) / 1000, due / 1000 if due >= 0 else None)
+
+
+def claim(worker_id: str, count: int, lease_s: float) -> Call[ClaimResult]:
+    return Call("claim", [worker_id, count, _ms(lease_s)], _claim_result)
+
+
+def _extended(reply: list[Any]) -> Extended:
+    return Extended({text(x) for x in reply[0]}, {text(x) for x in reply[1]})
+
+
+def extend(leases: Iterable[tuple[str, str]], lease_s: float) -> Call[Extended]:
+    args: list[Arg] = [_ms(lease_s)]
+    for job_id, token in leases:
+        args += [job_id, token]
+    return Call("extend", args, _extended)
+
+
+def _stored_result(result: bytes | None) -> bytes:
+    # A handler that returns None gives JSON null: storing nothing reads back the same
+    # and saves a key per finished job.
+    return b"" if result is None or result == b"null" else result
+
+
+def finish(outcomes: Sequence[Outcome]) -> Call[list[bool]]:
+    """One JSON argument describes the batch; results (opaque bytes) follow as their own.
+
+    A batch of 50 would otherwise be 400 arguments, and packing them is most of a
+    worker's client-side cost per job.
+    """
+    results: list[Arg] = []
+    headers = []
+    for o in outcomes:
+        result = _stored_result(o.result)
+        if result:
+            results.append(result)
+        ref = len(results) if result else 0
+        headers.append(
+            [o.id, o.token, _KINDS[o.kind], _ms(o.delay_s), max(0.0, o.service_s),
+             o.reason or "", clip_error(o.error), ref]
+        )  # fmt: skip
+    return Call("finish", [json.dumps(headers), *results], _accepted)
+
+
+def _accepted(reply: list[Any]) -> list[bool]:
+    return [bool(int(x)) for x in reply]
+
+
+def reap(limit: int = 1000) -> Call[int]:
+    return Call("reap", [limit], int)
+
+
+def cancel(job_id: str) -> Call[bool]:
+    return Call("cancel", [job_id], lambda reply: int(reply) != 0)
+
+
+def progress(job_id: str, token: str, pct: float, message: str) -> Call[bool]:
+    return Call("progress", [job_id, token, pct, message], lambda reply: int(reply) == 1)
+
+
+def requeue_dead(job_ids: Sequence[str] | None, limit: int = 1000) -> Call[int]:
+    return Call("requeue_dead", [limit, *(job_ids or ())], int)
+
+
+def purge_dead(limit: int = 1000) -> Call[int]:
+    return Call("purge_dead", [limit], int)
+
+
+def heartbeat(worker_id: str, busy: int, slots: int, ttl_s: float) -> Call[float]:
+    ttl = _ms(ttl_s) if ttl_s > 0 else 0
+    return Call("heartbeat", [worker_id, busy, slots, ttl], lambda reply: int(reply) / 1000)

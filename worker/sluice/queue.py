@@ -1,0 +1,336 @@
+"""The producer and operator API: enqueue, inspect, cancel, dead letters, stats, settings.
+
+:class:`Queue` (blocking) and :class:`AsyncQueue` (asyncio) are twins: argument
+handling and reply parsing live in :class:`_QueueBase` and
+:mod:`sluice.protocol.ops`; the twins only do the round trips. A batch enqueue
+is one script call per :data:`BATCH` jobs, which is where the throughput is.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import string
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TypeAlias
+
+from sluice import codec, jobinfo
+from sluice.connection import connect
+from sluice.jobinfo import JobInfo
+from sluice.protocol import ops
+from sluice.protocol.client import AsyncProtocol, Protocol
+from sluice.protocol.keys import QueueKeys, check_job_id
+from sluice.protocol.messages import NewJob
+from sluice.protocol.scripts import AsyncClient, SyncClient
+from sluice.settings import JobSettings
+from sluice.stats import Priority, QueueStats
+
+BATCH = 500  # jobs per enqueue script call
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+# One job for enqueue_many: a mapping with enqueue's argument names, or (task, payload).
+JobRequest: TypeAlias = Mapping[str, Any] | tuple[str, Any]
+
+
+_ID_ALPHABET = string.digits + string.ascii_letters
+_ID_LENGTH = 16  # 62**16 ~ 2**95
+
+
+def new_id() -> str:
+    """A random job id: 16 letters and digits (~95 bits).
+
+    Letters and digits only: an id that starts with '-' would read as an option
+    to ``sluice job ID`` and every other command that takes one.
+    """
+    n = secrets.randbits(96)
+    chars = []
+    for _ in range(_ID_LENGTH):
+        n, r = divmod(n, 62)
+        chars.append(_ID_ALPHABET[r])
+    return "".join(chars)
+
+
+def new_job(
+    task: str,
+    payload: Any = None,
+    *,
+    id: str | None = None,
+    priority: str | int | Priority = Priority.NORMAL,
+    delay: float = 0,
+    timeout: float | None = None,
+    max_attempts: int | None = None,
+) -> NewJob:
+    """Validate and encode one job."""
+    if not task:
+        raise ValueError("task name must not be empty")
+    if delay < 0 or (timeout is not None and timeout <= 0):
+        raise ValueError("delay must be >= 0 and timeout > 0")
+    if max_attempts is not None and max_attempts < 1:
+        raise ValueError("max_attempts must be >= 1")
+    return NewJob(
+        id=check_job_id(id) if id is not None else new_id(),
+        task=task,
+        payload=codec.encode(payload),
+        priority=Priority.parse(priority),
+        delay_s=delay,
+        max_attempts=max_attempts,
+        timeout_s=timeout,
+    )
+
+
+def _request(job: JobRequest) -> NewJob:
+    if isinstance(job, tuple):
+        return new_job(*job)
+    return new_job(**job)
+
+
+def _batches(jobs: Iterable[JobRequest]) -> Iterator[list[NewJob]]:
+    batch: list[NewJob] = []
+    for job in jobs:
+        batch.append(_request(job))
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _url(redis: str | None) -> str:
+    return redis or os.environ.get("SLUICE_REDIS_URL") or DEFAULT_URL
+
+
+def _config_update(settings: JobSettings) -> tuple[dict[str, str], list[str]]:
+    values = settings.to_config()
+    return values, [f for f in JobSettings.model_fields if f not in values]
+
+
+class _QueueBase:
+    def __init__(self, name: str) -> None:
+        self.keys = QueueKeys(name)
+        self.name = name
+
+    @staticmethod
+    def _ids(members: list[Any]) -> list[str]:
+        return [ops.text(m) for m in members]
+
+    @staticmethod
+    def _infos(ids: list[str], replies: list[Any]) -> list[JobInfo | None]:
+        """Parse the (hash, payload, result) reply triples of :meth:`_fetch`."""
+        triples = zip(replies[::3], replies[1::3], replies[2::3], strict=True)
+        return [jobinfo.parse(i, *reply) for i, reply in zip(ids, triples, strict=True)]
+
+
+class Queue(_QueueBase):
+    """A queue in Redis, for producers, tools and the operator (blocking I/O)."""
+
+    def __init__(self, name: str, redis: str | SyncClient | None = None) -> None:
+        super().__init__(name)
+        self._owned = redis is None or isinstance(redis, str)
+        self.client: SyncClient = (
+            connect(_url(redis)) if redis is None or isinstance(redis, str) else redis
+        )
+        self.protocol = Protocol(self.client, name)
+
+    def close(self) -> None:
+        if self._owned:
+            self.client.close()
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def enqueue(
+        self,
+        task: str,
+        payload: Any = None,
+        *,
+        id: str | None = None,
+        priority: str | int | Priority = Priority.NORMAL,
+        delay: float = 0,
+        timeout: float | None = None,
+        max_attempts: int | None = None,
+    ) -> str:
+        """Add one job; returns its id. Same id again: a no-op (within the result TTL)."""
+        job = new_job(
+            task,
+            payload,
+            id=id,
+            priority=priority,
+            delay=delay,
+            timeout=timeout,
+            max_attempts=max_attempts,
+        )
+        self.protocol.run(ops.enqueue(self.name, [job]))
+        return job.id
+
+    def enqueue_many(self, jobs: Iterable[JobRequest]) -> list[str]:
+        ids: list[str] = []
+        for batch in _batches(jobs):
+            self.protocol.run(ops.enqueue(self.name, batch))
+            ids += [j.id for j in batch]
+        return ids
+
+    def get(self, job_id: str) -> JobInfo | None:
+        return self._infos([job_id], self._fetch([job_id]).execute())[0]
+
+    def _fetch(self, ids: list[str]) -> Any:
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hgetall(self.keys.job(job_id))
+            pipe.get(self.keys.payload(job_id))
+            pipe.get(self.keys.result(job_id))
+        return pipe
+
+    def cancel(self, job_id: str) -> bool:
+        """True if the job will not run (or, running, was asked to stop)."""
+        return self.protocol.run(ops.cancel(job_id))
+
+    def stats(self) -> QueueStats:
+        return self.protocol.stats()
+
+    def dead_letters(self, limit: int = 100, offset: int = 0) -> list[JobInfo]:
+        """Dead letters, most recent first."""
+        ids = self._ids(self.client.zrevrange(self.keys.dead, offset, offset + limit - 1))
+        return [i for i in self._infos(ids, self._fetch(ids).execute()) if i]
+
+    def requeue_dead(self, job_id: str | None = None) -> int:
+        """Requeue one dead letter (or all), attempts reset; returns how many."""
+        if job_id is not None:
+            return self.protocol.run(ops.requeue_dead([job_id]))
+        total = 0
+        while n := self.protocol.run(ops.requeue_dead(None)):
+            total += n
+        return total
+
+    def purge_dead(self) -> int:
+        total = 0
+        while n := self.protocol.run(ops.purge_dead()):
+            total += n
+        return total
+
+    def configure(self, settings: JobSettings) -> None:
+        values, unset = _config_update(settings)
+        self.client.hset(self.keys.config, mapping=values)  # type: ignore[arg-type]
+        if unset:
+            self.client.hdel(self.keys.config, *unset)
+
+    def settings(self) -> JobSettings:
+        return JobSettings.from_config(self.client.hgetall(self.keys.config))
+
+    def purge(self) -> int:
+        """Delete every key of the queue (jobs, stats, config); returns keys deleted."""
+        deleted = 0
+        batch: list[Any] = []
+        for key in self.client.scan_iter(match=self.keys.pattern(), count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                deleted += int(self.client.delete(*batch))
+                batch = []
+        return deleted + (int(self.client.delete(*batch)) if batch else 0)
+
+
+class AsyncQueue(_QueueBase):
+    """The asyncio twin of :class:`Queue`."""
+
+    def __init__(self, name: str, redis: str | AsyncClient | None = None) -> None:
+        super().__init__(name)
+        self._owned = redis is None or isinstance(redis, str)
+        self.client: AsyncClient = (
+            connect(_url(redis), async_=True) if redis is None or isinstance(redis, str) else redis
+        )
+        self.protocol = AsyncProtocol(self.client, name)
+
+    async def close(self) -> None:
+        if self._owned:
+            await self.client.aclose()
+
+    async def __aenter__(self) -> AsyncQueue:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def enqueue(
+        self,
+        task: str,
+        payload: Any = None,
+        *,
+        id: str | None = None,
+        priority: str | int | Priority = Priority.NORMAL,
+        delay: float = 0,
+        timeout: float | None = None,  # noqa: ASYNC109  (the job's, not this call's)
+        max_attempts: int | None = None,
+    ) -> str:
+        job = new_job(
+            task,
+            payload,
+            id=id,
+            priority=priority,
+            delay=delay,
+            timeout=timeout,
+            max_attempts=max_attempts,
+        )
+        await self.protocol.run(ops.enqueue(self.name, [job]))
+        return job.id
+
+    async def enqueue_many(self, jobs: Iterable[JobRequest]) -> list[str]:
+        ids: list[str] = []
+        for batch in _batches(jobs):
+            await self.protocol.run(ops.enqueue(self.name, batch))
+            ids += [j.id for j in batch]
+        return ids
+
+    async def get(self, job_id: str) -> JobInfo | None:
+        return self._infos([job_id], await self._fetch([job_id]).execute())[0]
+
+    def _fetch(self, ids: list[str]) -> Any:
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hgetall(self.keys.job(job_id))
+            pipe.get(self.keys.payload(job_id))
+            pipe.get(self.keys.result(job_id))
+        return pipe
+
+    async def cancel(self, job_id: str) -> bool:
+        return await self.protocol.run(ops.cancel(job_id))
+
+    async def stats(self) -> QueueStats:
+        return await self.protocol.stats()
+
+    async def dead_letters(self, limit: int = 100, offset: int = 0) -> list[JobInfo]:
+        ids = self._ids(await self.client.zrevrange(self.keys.dead, offset, offset + limit - 1))
+        return [i for i in self._infos(ids, await self._fetch(ids).execute()) if i]
+
+    async def requeue_dead(self, job_id: str | None = None) -> int:
+        if job_id is not None:
+            return await self.protocol.run(ops.requeue_dead([job_id]))
+        total = 0
+        while n := await self.protocol.run(ops.requeue_dead(None)):
+            total += n
+        return total
+
+    async def purge_dead(self) -> int:
+        total = 0
+        while n := await self.protocol.run(ops.purge_dead()):
+            total += n
+        return total
+
+    async def configure(self, settings: JobSettings) -> None:
+        values, unset = _config_update(settings)
+        await self.client.hset(self.keys.config, mapping=values)  # type: ignore[arg-type]
+        if unset:
+            await self.client.hdel(self.keys.config, *unset)
+
+    async def settings(self) -> JobSettings:
+        return JobSettings.from_config(await self.client.hgetall(self.keys.config))
+
+    async def purge(self) -> int:
+        deleted = 0
+        batch: list[Any] = []
+        async for key in self.client.scan_iter(match=self.keys.pattern(), count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                deleted += int(await self.client.delete(*batch))
+                batch = []
+        return deleted + (int(await self.client.delete(*batch)) if batch else 0)

@@ -1,0 +1,72 @@
+"""Per-queue job settings, stored in Redis so every client and worker agrees.
+
+The operator (from the JobQueue's ``spec.jobs``) or :meth:`sluice.Queue.configure`
+writes them to the queue's config hash; the Lua scripts read the fields they
+need on every call, and workers read them with a short cache. An unset field
+means the default below, which the scripts also know (the script registry
+writes these defaults into every script).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sluice import backoff
+
+
+class JobSettings(BaseModel):
+    """Defaults for every job of a queue; an enqueue may override timeout and attempts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # A timed-out attempt is retried or dead-lettered with reason ``timeout``.
+    timeout_s: float = Field(default=300.0, gt=0)
+    # Attempts including the first; a lease that expires this often dead-letters the job.
+    max_attempts: int = Field(default=5, ge=1, le=1000)
+    # Lease renewed by the worker's heartbeat; how long a SIGKILLed worker's jobs wait.
+    lease_s: float = Field(default=30.0, ge=1)
+    # Retry delay: full jitter over min(cap, base * multiplier ** (attempt - 1)).
+    backoff_base_s: float = Field(default=1.0, gt=0)
+    backoff_cap_s: float = Field(default=300.0, gt=0)
+    backoff_multiplier: float = Field(default=2.0, ge=1)
+    # Completed and cancelled jobs (and their results) expire after this; ids may then be reused.
+    result_ttl_s: int = Field(default=86400, ge=1)
+    # Dead-letter queue bound; the oldest dead letters are dropped (and counted) beyond it.
+    dead_max: int = Field(default=10000, ge=1)
+    # Waiting + delayed jobs beyond which enqueue raises QueueFull; None = unbounded.
+    max_length: int | None = Field(default=None, ge=1)
+
+    def retry_delay(self, attempt: int, draw: float | None = None) -> float:
+        """Backoff before the attempt after ``attempt`` failed (seconds)."""
+        return backoff.delay(
+            attempt,
+            base=self.backoff_base_s,
+            multiplier=self.backoff_multiplier,
+            cap=self.backoff_cap_s,
+            draw=draw,
+        )
+
+    def to_config(self) -> dict[str, str]:
+        """The config-hash fields (unset optional fields are left out)."""
+        return {k: repr(v) for k, v in self.model_dump().items() if v is not None}
+
+    @classmethod
+    def from_config(cls, fields: Mapping[bytes | str, bytes | str]) -> JobSettings:
+        """Parse a config hash like the scripts do: unknown or invalid fields mean the default.
+
+        A hand-edited or newer-version config must not stop workers; the Lua scripts
+        already fall back field by field, and Python agrees with them.
+        """
+        known = cls.model_fields
+        values = {}
+        for key, value in fields.items():
+            name = key.decode() if isinstance(key, bytes) else key
+            if name in known:
+                values[name] = value.decode() if isinstance(value, bytes) else value
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+            return cls.model_validate({k: v for k, v in values.items() if k not in bad})
