@@ -30,7 +30,7 @@ KILL_EVERY_S = 1.0
 DEADLINE_S = 40.0
 
 
-def start(redis_url: str, n: int) -> subprocess.Popen[bytes]:
+def start(redis_url: str, n: int, logs: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT / "worker")]),
@@ -39,49 +39,58 @@ def start(redis_url: str, n: int) -> subprocess.Popen[bytes]:
         "SLUICE_TASKS": "chaos_tasks:tasks",
         "SLUICE_CONCURRENCY": str(CONCURRENCY),
         "SLUICE_WORKER_ID": f"chaos-{n}",
-        "SLUICE_LOG_LEVEL": "WARNING",
+        "SLUICE_LOG_LEVEL": "INFO",
     }
-    return subprocess.Popen([sys.executable, "-m", "sluice", "worker"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    with (logs / f"chaos-{n}.log").open("wb") as log:  # the child keeps its own descriptor
+        return subprocess.Popen([sys.executable, "-m", "sluice", "worker"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
 
 
-def kill_and_restart(procs: list[subprocess.Popen[bytes]], url: str, n: int) -> None:
+def kill_and_restart(procs: list[subprocess.Popen[bytes]], url: str, n: int, logs: Path) -> None:
     victim = n % WORKERS
     procs[victim].send_signal(signal.SIGKILL)
     procs[victim].wait()
-    procs[victim] = start(url, WORKERS + n)  # ids chaos-<n>: the current ones are the last 3
+    procs[victim] = start(url, WORKERS + n, logs)  # ids chaos-<n>: the current ones are the last 3
 
 
-def drain(queue: Queue, procs: list[subprocess.Popen[bytes]], kills: int) -> list[int]:
+def drain(queue: Queue, procs: list[subprocess.Popen[bytes]], kills: int, logs: Path) -> list[int]:
     # A worker restarted a moment ago may not have its SIGTERM handler yet: wait for its
     # heartbeat, which it sends once it runs.
-    current = {f"chaos-{n}" for n in range(kills, kills + WORKERS)}
-    while not current <= {w.id for w in queue.stats().workers}:
+    ids = {n % WORKERS: f"chaos-{n}" for n in range(kills, kills + WORKERS)}  # by slot
+    while not set(ids.values()) <= {w.id for w in queue.stats().workers}:
         time.sleep(0.05)
     for p in procs:
         p.send_signal(signal.SIGTERM)
-    return [p.wait(15) for p in procs]
+    codes = []
+    for slot, p in enumerate(procs):
+        worker_id = ids[slot]
+        try:
+            codes.append(p.wait(15))
+        except subprocess.TimeoutExpired:
+            log = (logs / f"{worker_id}.log").read_text(errors="replace")[-3000:]
+            raise AssertionError(f"{worker_id} still running 15 s after SIGTERM:\n{log}") from None
+    return codes
 
 
 @pytest.mark.slow
 def test_every_job_completes_despite_workers_killed_every_second(
-    redis_url: str, redis_client: redis.Redis
+    redis_url: str, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
     with Queue(QUEUE, redis_url) as queue:
         queue.configure(JobSettings(lease_s=1, max_attempts=1000, backoff_base_s=0.05))
         ids = queue.enqueue_many(("ledger", None) for _ in range(JOBS))
-        procs = [start(redis_url, n) for n in range(WORKERS)]
+        procs = [start(redis_url, n, tmp_path) for n in range(WORKERS)]
         kills, deadline = 0, time.monotonic() + DEADLINE_S
         try:
             next_kill = time.monotonic() + KILL_EVERY_S
             while queue.stats().counters.completed < JOBS:
                 assert time.monotonic() < deadline, f"not drained: {queue.stats()}"
                 if time.monotonic() >= next_kill:
-                    kill_and_restart(procs, redis_url, kills)
+                    kill_and_restart(procs, redis_url, kills, tmp_path)
                     kills += 1
                     next_kill += KILL_EVERY_S
                 time.sleep(0.05)
-            codes = drain(queue, procs, kills)
+            codes = drain(queue, procs, kills, tmp_path)
         finally:
             for p in procs:
                 p.kill()

@@ -183,3 +183,19 @@ def test_wait_for_work_stays_under_the_socket_timeout(redis_url: str) -> None:
     assert Protocol(client, "jobs").wait_for_work(5) is False  # no TimeoutError
     assert time.monotonic() - started < 0.5
     client.close()
+
+
+def test_a_job_due_within_a_millisecond_does_not_park_the_worker(redis_url: str) -> None:
+    # Redis < 7 truncates a BLPOP timeout to whole ms, and 0 blocks forever: the wait
+    # for a job due in 0.3 ms must round up, not last until the socket timeout.
+    client = redis.Redis.from_url(redis_url, socket_timeout=3)
+    waiter = Protocol(client, "jobs")
+    try:
+        enqueue(waiter, job("later", delay_s=60))
+        assert waiter.claim("w", 1, 30) == []  # learns the due time ...
+        waiter._next_due_mono = time.monotonic() + 0.0003  # ... now due in 0.3 ms
+        started = time.monotonic()
+        assert waiter.wait_for_work(5) is False
+        assert time.monotonic() - started < 0.5
+    finally:
+        client.close()

@@ -21,6 +21,7 @@ from sluice import AsyncQueue, Fail, JobSettings, Retry
 from sluice.protocol import NewJob, ops
 from sluice.redis_server import RedisServer
 from sluice.tasks import JobContext, Tasks
+from sluice.worker import Worker
 
 FAST = JobSettings(lease_s=1, backoff_base_s=0.05, backoff_cap_s=0.2, max_attempts=3)
 
@@ -348,3 +349,24 @@ async def test_heartbeat_shows_busy_slots_and_is_withdrawn_on_stop(
 async def _busy_is(queue: AsyncQueue, busy: int) -> bool:
     workers = (await queue.stats()).workers
     return [(w.id, w.busy, w.slots) for w in workers] == [("w-test", busy, 3)]
+
+
+async def test_a_stop_during_an_empty_claim_does_not_wait_for_work(redis_url: str) -> None:
+    # The stop request lands while the claim round trip is in flight, when there is no
+    # idle wait to cancel yet: the worker must not start one (up to 5 s) after it.
+    from sluice.protocol.scripts import script
+
+    class StopOnClaim(redis.asyncio.Redis):
+        async def evalsha(self, sha: str, *args: object) -> object:  # type: ignore[override]
+            if sha == script("claim").sha:
+                w.request_stop()
+            return await super().evalsha(sha, *args)
+
+    async with AsyncQueue(QUEUE, redis_url) as queue:
+        await queue.configure(JobSettings(lease_s=30))  # an idle wait would be 5 s
+    client = StopOnClaim.from_url(redis_url)
+    w = Worker(worker(redis_url, Tasks()).settings, Tasks(), client=client)
+    started = time.monotonic()
+    await asyncio.wait_for(w.run(), 15)
+    assert time.monotonic() - started < 2.0
+    await client.aclose()

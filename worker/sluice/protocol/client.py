@@ -27,6 +27,7 @@ SETTINGS_MAX_AGE_S = 5.0
 # Longest single BLPOP in wait_for_work: short enough to stay under any sane socket
 # timeout and to notice shutdown, long enough that an idle worker costs nothing.
 MAX_BLOCK_S = 5.0
+MIN_BLOCK_S = 0.002
 
 
 def _socket_timeout(client: object) -> float | None:
@@ -73,7 +74,10 @@ class _Base:
             limit = min(limit, read_timeout / 2)  # a blocked read must not look like a dead server
         if self._next_due_mono is not None:
             limit = min(limit, self._next_due_mono - time.monotonic())
-        return limit
+        # Redis before 7 truncates a timeout to whole ms (0.001 may become 0) and 0 means
+        # "block forever": a job due in 0.3 ms would park the worker until its socket
+        # timeout. Waiting 2 ms is safe on every version.
+        return max(limit, MIN_BLOCK_S) if limit > 0 else 0.0
 
 
 class AsyncProtocol(_Base):

@@ -265,6 +265,8 @@ class Worker:
             await self._slot_freed.wait()
 
     async def _wait_for_work(self) -> None:
+        if self._stop.is_set():
+            return  # the stop request came during the claim: there is no waiter to cancel
         timeout = min(MAX_IDLE_WAIT_S, self._job_settings.lease_s / 2)
         self._idle_waiter = asyncio.ensure_future(self._protocol.wait_for_work(timeout))
         try:
