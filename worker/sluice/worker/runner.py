@@ -36,6 +36,7 @@ from sluice.protocol.scripts import AsyncClient
 from sluice.settings import JobSettings
 from sluice.tasks import JobContext, Task, Tasks, load_tasks
 from sluice.worker import outcomes
+from sluice.worker.cancel import cancel_and_wait
 from sluice.worker.finisher import Finisher
 from sluice.worker.health import HealthServer, Probes
 from sluice.worker.isolation import ChildPool
@@ -53,6 +54,7 @@ MAX_IDLE_WAIT_S = 5.0
 # recorded. The operator leaves 5 s of the pod's termination grace for these.
 HAND_BACK_S = 1.0
 FINAL_FLUSH_S = 3.0
+CLOSE_TASKS_S = 2.0  # for the heartbeat and flusher tasks to end once cancelled
 LOOP_STALL_S = 10.0  # /healthz fails when the event loop has not ticked for this long
 _LABELS = {"done": "completed", "fail": "failed", "release": "released"}
 
@@ -211,10 +213,9 @@ class Worker:
         health: HealthServer | None,
     ) -> None:
         self._finisher.close()
-        for task in background:
-            task.cancel()
-        flusher.cancel()
-        await asyncio.gather(*background, flusher, return_exceptions=True)
+        stuck = await cancel_and_wait([*background, flusher], CLOSE_TASKS_S)
+        if stuck:
+            log.warning("%d background tasks did not stop; exiting anyway", len(stuck))
         with contextlib.suppress(*TRANSIENT):
             await asyncio.wait_for(self._protocol.heartbeat(self.settings.worker_id, 0, 0, 0), 2)
         if self._children is not None:
