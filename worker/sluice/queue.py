@@ -8,9 +8,8 @@ is one script call per :data:`BATCH` jobs, which is where the throughput is.
 
 from __future__ import annotations
 
+import base64
 import os
-import secrets
-import string
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeAlias
 
@@ -31,8 +30,9 @@ DEFAULT_URL = "redis://127.0.0.1:6379/0"
 JobRequest: TypeAlias = Mapping[str, Any] | tuple[str, Any]
 
 
-_ID_ALPHABET = string.digits + string.ascii_letters
-_ID_LENGTH = 16  # 62**16 ~ 2**95
+# base64 of 12 random bytes with '+' and '/' turned into letters: 16 letters and
+# digits, ~95 bits (x and y are twice as likely), a quarter of the cost of base62.
+_ID_LETTERS = bytes.maketrans(b"+/", b"xy")
 
 
 def new_id() -> str:
@@ -41,12 +41,7 @@ def new_id() -> str:
     Letters and digits only: an id that starts with '-' would read as an option
     to ``sluice job ID`` and every other command that takes one.
     """
-    n = secrets.randbits(96)
-    chars = []
-    for _ in range(_ID_LENGTH):
-        n, r = divmod(n, 62)
-        chars.append(_ID_ALPHABET[r])
-    return "".join(chars)
+    return base64.b64encode(os.urandom(12)).translate(_ID_LETTERS).decode()
 
 
 def new_job(

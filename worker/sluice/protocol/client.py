@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sluice.protocol import ops
 from sluice.protocol.keys import QueueKeys
 from sluice.protocol.messages import Claimed, ClaimResult, Extended, Outcome
-from sluice.protocol.scripts import Arg, AsyncClient, SyncClient, script
+from sluice.protocol.scripts import NAMES, Arg, AsyncClient, SyncClient, script
 from sluice.protocol.stats_reply import stats as stats_call
 from sluice.settings import JobSettings
 from sluice.stats import QueueStats
@@ -41,7 +41,7 @@ class _Base:
     def __init__(self, queue: str) -> None:
         self.keys = QueueKeys(queue)
         self.queue = queue
-        self._script_keys = self.keys.script_keys()
+        self._script_keys = {n: self.keys.script_keys(script(n).keys) for n in NAMES}
         # When the earliest delayed job falls due, as learned from the last claim,
         # in this process's monotonic clock: wait_for_work wakes up for it.
         self._next_due_mono: float | None = None
@@ -90,7 +90,9 @@ class AsyncProtocol(_Base):
     async def run(self, call: ops.Call[T]) -> T:
         """One operation of :mod:`sluice.protocol.ops`: one script round trip."""
         runner = script(call.script).run_async
-        return call.parse(await runner(self.client, self._script_keys, self._args(call)))
+        return call.parse(
+            await runner(self.client, self._script_keys[call.script], self._args(call))
+        )
 
     async def claim(self, worker_id: str, count: int, lease_s: float) -> list[Claimed]:
         return self._note_claim(await self.run(ops.claim(worker_id, count, lease_s)))
@@ -140,7 +142,9 @@ class Protocol(_Base):
 
     def run(self, call: ops.Call[T]) -> T:
         """One operation of :mod:`sluice.protocol.ops`: one script round trip."""
-        return call.parse(script(call.script)(self.client, self._script_keys, self._args(call)))
+        return call.parse(
+            script(call.script)(self.client, self._script_keys[call.script], self._args(call))
+        )
 
     def claim(self, worker_id: str, count: int, lease_s: float) -> list[Claimed]:
         return self._note_claim(self.run(ops.claim(worker_id, count, lease_s)))

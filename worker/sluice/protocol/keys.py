@@ -31,11 +31,17 @@ hashtable several times its size, so payloads are string keys of their own.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sluice.stats import Priority
 
 PRIORITIES = tuple(Priority)
+# The keys a script may declare on its "-- KEYS:" line, in the order they are passed;
+# "ready" stands for the four ready lists (critical .. low). See protocol/scripts.py.
+KEY_NAMES = (
+    "ready", "delayed", "leases", "dead", "stats", "config", "wake", "workers", "winfo",
+)  # fmt: skip
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 MAX_ID_LENGTH = 256
@@ -144,10 +150,15 @@ class QueueKeys:
     def result(self, job_id: str) -> str:
         return f"{self.prefix}r:{job_id}"
 
-    def script_keys(self) -> list[str]:
-        """KEYS of every script, in the order lua/_lib.lua names them."""
-        fixed = [self.delayed, self.leases, self.dead, self.stats, self.config]
-        return [*(self.ready(p) for p in PRIORITIES), *fixed, self.wake, self.workers, self.winfo]
+    def script_keys(self, names: Iterable[str] = KEY_NAMES) -> list[str]:
+        """KEYS for a script that declares ``names`` (in :data:`KEY_NAMES` order)."""
+        keys: list[str] = []
+        for name in names:
+            if name == "ready":
+                keys += [self.ready(p) for p in PRIORITIES]
+            else:
+                keys.append(getattr(self, name))
+        return keys
 
     def pattern(self) -> str:
         """SCAN pattern matching every key of the queue (the name holds no glob characters)."""

@@ -1,9 +1,13 @@
 """The Lua script registry: one file per operation, run with EVALSHA.
 
 Each script is the generated constants (histogram bounds, setting defaults),
-then ``lua/_lib.lua`` (key layout and shared steps), then the operation's own
-file. Generating the constants from :data:`sluice.stats.BUCKETS` and
-:class:`sluice.settings.JobSettings` keeps Python and Lua from drifting apart.
+the bindings of the keys it declares on its ``-- KEYS:`` line, then
+``lua/_lib.lua`` (shared steps), ``lua/_jobs.lua`` when it says ``-- uses:
+jobs``, and the operation's own file. Generating the constants from
+:data:`sluice.stats.BUCKETS` and :class:`sluice.settings.JobSettings` keeps
+Python and Lua from drifting apart. A script gets only the keys it touches, and
+only the shared code it calls: on the hot paths (enqueue, claim, finish) every
+argument and every function definition costs server time per call.
 
 A script is sent by SHA; a server that does not know it yet (restart, failover,
 another cluster node) answers NOSCRIPT and gets the source once (EVAL caches it).
@@ -22,6 +26,7 @@ import redis.asyncio.cluster
 import redis.cluster
 from redis.exceptions import NoScriptError
 
+from sluice.protocol.keys import KEY_NAMES
 from sluice.settings import JobSettings
 from sluice.stats import BUCKETS
 
@@ -43,8 +48,8 @@ def _lua_number(x: float) -> str:
     return "math.huge" if math.isinf(x) else repr(x)
 
 
-def constants() -> str:
-    """The Lua preamble generated from the Python definitions."""
+def constants(jobs: bool = True) -> str:
+    """The Lua preamble generated from the Python definitions (BUCKETS for _jobs.lua)."""
     d = JobSettings()
     defaults = ", ".join(
         f"{name} = {_lua_number(getattr(d, name))}"
@@ -52,9 +57,9 @@ def constants() -> str:
     )
     bounds = ", ".join(_lua_number(b) for b in BUCKETS)
     return (
-        f"local BUCKETS = {{{bounds}}}\n"
-        f"local DEFAULTS = {{{defaults}}}\n"
-        f"local WAKE_MAX = {WAKE_MAX}\n"
+        (f"local BUCKETS = {{{bounds}}}\n" if jobs else "")
+        + f"local DEFAULTS = {{{defaults}}}\n"
+        + f"local WAKE_MAX = {WAKE_MAX}\n"
     )
 
 
@@ -62,12 +67,38 @@ def _read(name: str) -> str:
     return resources.files("sluice.protocol").joinpath(f"lua/{name}.lua").read_text()
 
 
-class Script:
-    """One operation's full source and SHA."""
+def _header(source: str, tag: str) -> list[str]:
+    """The words after ``-- {tag}:`` on a script's header line (before any parenthesis)."""
+    for line in source.splitlines():
+        if line.startswith(f"-- {tag}:"):
+            return line.split(":", 1)[1].split("(", 1)[0].split()
+    return []
 
-    def __init__(self, name: str, source: str) -> None:
+
+def bindings(keys: tuple[str, ...]) -> str:
+    """Lua locals for every key name: declared ones from KEYS in order, the rest nil."""
+    lines, n = [], 0
+    for name in KEY_NAMES:
+        if name not in keys:
+            lines.append(f"local {name.upper()} = nil")
+        elif name == "ready":
+            lines.append(
+                f"local READY = {{KEYS[{n + 1}], KEYS[{n + 2}], KEYS[{n + 3}], KEYS[{n + 4}]}}"
+            )
+            n += 4
+        else:
+            n += 1
+            lines.append(f"local {name.upper()} = KEYS[{n}]")
+    return "\n".join(lines) + "\n"
+
+
+class Script:
+    """One operation's full source, SHA, and the key names its KEYS hold in order."""
+
+    def __init__(self, name: str, source: str, keys: tuple[str, ...] = ()) -> None:
         self.name = name
         self.source = source
+        self.keys = keys
         self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
     def __call__(self, client: SyncClient, keys: list[str], args: list[Arg]) -> Any:
@@ -88,4 +119,14 @@ def script(name: str) -> Script:
     """The named operation's script (sources are read once per process)."""
     if name not in NAMES:
         raise KeyError(f"no script {name!r}")
-    return Script(name, constants() + _read("_lib") + "\n" + _read(name))
+    own = _read(name)
+    keys = tuple(_header(own, "KEYS"))
+    unknown = [k for k in keys if k not in KEY_NAMES]
+    if not keys or unknown or len(set(keys)) != len(keys):
+        # At least one key: in a cluster, KEYS is what routes the call to the queue's slot.
+        raise ValueError(f"{name}.lua: bad '-- KEYS:' line {keys} (names: {KEY_NAMES})")
+    # Declared in KEY_NAMES order, so bindings() and QueueKeys.script_keys() agree.
+    keys = tuple(k for k in KEY_NAMES if k in keys)
+    jobs = "jobs" in _header(own, "uses")
+    parts = [constants(jobs), bindings(keys), _read("_lib"), _read("_jobs") if jobs else "", own]
+    return Script(name, "\n".join(parts), keys)

@@ -1,6 +1,8 @@
 -- cancel: a waiting or delayed job never runs; a running one is flagged, its worker
 -- learns it from extend and its outcome is recorded as cancelled.
--- KEYS, ARGV[1]: see _lib.lua
+-- KEYS: ready delayed stats config wake
+-- uses: jobs
+-- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: job id
 -- Returns 1 cancelled, 2 cancel requested (running), 0 not found or already finished.
 local id = ARGV[2]

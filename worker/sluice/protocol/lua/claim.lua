@@ -1,7 +1,9 @@
 -- claim: lease up to N jobs, highest priority first (strict), oldest first within one.
 -- Reaps expired leases and promotes due delayed jobs first, so no separate
 -- scheduler process is needed.
--- KEYS, ARGV[1]: see _lib.lua
+-- KEYS: ready delayed leases dead stats config wake
+-- uses: jobs
+-- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: worker id, ARGV[3]: max jobs, ARGV[4]: lease ms
 -- Returns {now_ms, next_due_ms or -1, then 9 fields per job:
 --   id, task, payload, attempt, max_attempts, timeout_ms, token, enqueued_ms, wait_ms}

@@ -1,21 +1,23 @@
 -- enqueue: add a batch of jobs; an id that already exists is left alone (idempotent).
--- KEYS, ARGV[1]: see _lib.lua
+-- KEYS: ready delayed stats config wake
+-- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: number of jobs n; then 7 fields per job:
 --   id, task, payload, priority (0-3), delay_ms, max_attempts ('' = queue default),
 --   timeout_s ('' = queue default)
 -- Returns {1, added} or, when max_length would be exceeded, {0, waiting, max_length}
 -- and adds nothing.
 local n = tonumber(ARGV[2])
-local cfg = config()
+-- Only the length limit matters here: one field, not the whole config().
+local max_length = setting(redis.call('HGET', CONFIG, 'max_length'), nil, 1)
 
-if cfg.max_length then
+if max_length then
   local new = 0
   for i = 0, n - 1 do
     if redis.call('EXISTS', jobkey(ARGV[3 + i * 7])) == 0 then new = new + 1 end
   end
   local waiting = redis.call('ZCARD', DELAYED)
   for p = 1, 4 do waiting = waiting + redis.call('LLEN', READY[p]) end
-  if new > 0 and waiting + new > cfg.max_length then return {0, waiting, cfg.max_length} end
+  if new > 0 and waiting + new > max_length then return {0, waiting, max_length} end
 end
 
 local now = now_ms()
@@ -25,18 +27,21 @@ for i = 0, n - 1 do
   local o = 3 + i * 7
   local id = ARGV[o]
   local key = jobkey(id)
-  if redis.call('EXISTS', key) == 0 then
+  -- Every job hash has 't': HSETNX both tests for the id and starts the new hash.
+  if redis.call('HSETNX', key, 't', ARGV[o + 1]) == 1 then
     local pr, delay = tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4])
-    redis.call('HSET', key, 't', ARGV[o + 1], 'q', pr, 'e', now)
-    redis.call('SET', paykey(id), ARGV[o + 2])
-    if ARGV[o + 5] ~= '' then redis.call('HSET', key, 'm', ARGV[o + 5]) end
-    if ARGV[o + 6] ~= '' then redis.call('HSET', key, 'o', ARGV[o + 6]) end
+    local fields = {'q', pr, 'e', now}
+    if ARGV[o + 5] ~= '' then table.insert(fields, 'm'); table.insert(fields, ARGV[o + 5]) end
+    if ARGV[o + 6] ~= '' then table.insert(fields, 'o'); table.insert(fields, ARGV[o + 6]) end
     if delay > 0 then
+      redis.call('HSET', key, unpack(fields))
       make_delayed(id, key, now + delay)
     else
-      redis.call('HSET', key, 's', 'w')
+      table.insert(fields, 's'); table.insert(fields, 'w')
+      redis.call('HSET', key, unpack(fields))
       table.insert(ready[pr + 1], id)
     end
+    redis.call('SET', paykey(id), ARGV[o + 2])
     added = added + 1
   end
 end

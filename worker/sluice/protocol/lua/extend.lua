@@ -1,5 +1,6 @@
 -- extend: renew the leases a worker holds (its heartbeat).
--- KEYS, ARGV[1]: see _lib.lua
+-- KEYS: leases
+-- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: lease ms; then pairs id, token
 -- Returns {lost ids, cancelled ids}: lost = no longer this holder's (reaped, token
 -- superseded, gone); cancelled = still held, but cancel was requested.

@@ -1,6 +1,8 @@
 -- finish: record the outcome of leased jobs, fenced by the claim's token.
 -- A worker whose lease was lost (reaped, job cancelled and reclaimed) is refused.
--- KEYS, ARGV[1]: see _lib.lua
+-- KEYS: ready delayed leases dead stats config wake
+-- uses: jobs
+-- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: JSON array, one entry per outcome:
 --   [id, token, kind, delay_ms, service_s, reason, error, result_ref]
 --   kind: 'd' done, 'r' retry (dead-letters once attempts are used), 'f' fail

@@ -1,6 +1,7 @@
 -- heartbeat: a worker announces itself (busy and total slots) until ttl; ttl <= 0
 -- removes it (clean exit). Expired workers are swept here.
--- KEYS, ARGV[1]: see _lib.lua
+-- KEYS: workers winfo
+-- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: worker id, ARGV[3]: busy slots, ARGV[4]: slots, ARGV[5]: ttl ms
 -- Returns the server time (ms).
 local worker, ttl = ARGV[2], tonumber(ARGV[5])

@@ -1,5 +1,6 @@
 -- progress: a running job reports how far it got (token-fenced).
--- KEYS, ARGV[1]: see _lib.lua
+-- KEYS: leases (for routing only: the job hash shares the queue's hash tag)
+-- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: job id, ARGV[3]: token, ARGV[4]: percent, ARGV[5]: message
 -- Returns 1 recorded, 0 refused (lease lost).
 local key = jobkey(ARGV[2])

@@ -1,5 +1,6 @@
 -- purge_dead: delete the oldest dead letters.
--- KEYS, ARGV[1]: see _lib.lua
+-- KEYS: dead
+-- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: max jobs
 -- Returns the number deleted (call again until 0).
 local ids = redis.call('ZRANGE', DEAD, 0, tonumber(ARGV[2]) - 1)

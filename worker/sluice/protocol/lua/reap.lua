@@ -1,7 +1,9 @@
 -- reap: expired leases back to the front of their ready list, or to the dead-letter
 -- queue with reason 'lease_expired' once the job has used its attempts.
 -- (claim also reaps a few on every call; this one sweeps up to ARGV[2].)
--- KEYS, ARGV[1]: see _lib.lua
+-- KEYS: ready leases dead stats config wake
+-- uses: jobs
+-- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: max leases to reap
 -- Returns the number of expired leases handled.
 local now = now_ms()

@@ -1,5 +1,7 @@
 -- requeue_dead: dead letters back to the back of their ready list, attempts reset.
--- KEYS, ARGV[1]: see _lib.lua
+-- KEYS: ready dead stats wake
+-- uses: jobs
+-- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: max jobs; ARGV[3..]: ids (none: the oldest dead letters)
 -- Returns the number requeued.
 local limit = tonumber(ARGV[2])

@@ -1,5 +1,6 @@
 -- stats: everything the autoscaler reads, in one round trip; writes nothing.
--- KEYS, ARGV[1]: see _lib.lua
+-- KEYS: ready delayed leases dead stats workers winfo
+-- ARGV[1]: the key prefix (see _lib.lua)
 -- Returns {now_ms, {ready per priority 0..3}, delayed_due, delayed_total, in_flight,
 --   dead, oldest_since_ms or -1, {stats hash as field, value, ...},
 --   {live worker ids}, {their "busy slots seen_ms"}}

@@ -1,0 +1,68 @@
+"""The script registry: each script gets the keys its code and the shared code it calls use."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sluice.protocol import scripts
+from sluice.protocol.keys import KEY_NAMES, QueueKeys
+
+KEY_VARS = {name.upper(): name for name in KEY_NAMES}
+FUNCTION = re.compile(r"^local function (\w+)\(", re.M)
+
+
+def shared_functions() -> dict[str, str]:
+    """Name -> body of every function in _lib.lua and _jobs.lua."""
+    source = scripts._read("_lib") + "\n" + scripts._read("_jobs")
+    starts = [(m.start(), m.group(1)) for m in FUNCTION.finditer(source)]
+    ends = [s for s, _ in starts[1:]] + [len(source)]
+    return {name: source[start:end] for (start, name), end in zip(starts, ends, strict=True)}
+
+
+def keys_used(code: str, functions: dict[str, str], seen: set[str]) -> set[str]:
+    """Key names ``code`` touches, following calls into the shared functions."""
+    used = {KEY_VARS[v] for v in re.findall(r"\b([A-Z]+)\b", code) if v in KEY_VARS}
+    for name, body in functions.items():
+        if name not in seen and re.search(rf"\b{name}\(", code):
+            seen.add(name)
+            used |= keys_used(body, functions, seen)
+    return used
+
+
+@pytest.mark.parametrize("name", scripts.NAMES)
+def test_each_script_declares_the_keys_it_uses_and_no_others(name: str) -> None:
+    own = scripts._read(name)
+    functions = shared_functions()
+    if "jobs" not in scripts._header(own, "uses"):
+        jobs_only = set(FUNCTION.findall(scripts._read("_jobs")))
+        assert not any(re.search(rf"\b{f}\(", own) for f in jobs_only), "needs '-- uses: jobs'"
+        functions = {k: v for k, v in functions.items() if k not in jobs_only}
+    declared = set(scripts.script(name).keys)
+    used = keys_used(own, functions, set())
+    assert used <= declared, f"{name}.lua uses undeclared keys {used - declared}"
+    if name != "progress":  # progress declares one key only to be routed in a cluster
+        assert declared == used, f"{name}.lua declares unused keys {declared - used}"
+
+
+def test_bindings_follow_the_order_of_the_keys_passed() -> None:
+    keys = ("ready", "stats", "wake")
+    lua = scripts.bindings(keys)
+    assert "local READY = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}" in lua
+    assert "local STATS = KEYS[5]" in lua
+    assert "local WAKE = KEYS[6]" in lua
+    assert "local LEASES = nil" in lua
+    q = QueueKeys("jobs")
+    assert q.script_keys(keys) == [*(q.ready(p) for p in range(4)), q.stats, q.wake]
+
+
+def test_a_script_without_keys_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = scripts._read
+    monkeypatch.setattr(scripts, "_read", lambda n: "return 1" if n == "stats" else real(n))
+    scripts.script.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"stats\.lua: bad '-- KEYS:' line"):
+            scripts.script("stats")
+    finally:
+        scripts.script.cache_clear()

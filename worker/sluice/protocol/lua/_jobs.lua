@@ -1,0 +1,87 @@
+-- Job lifecycle steps shared by the scripts that say "-- uses: jobs" (after _lib.lua).
+
+local function bucket(seconds)
+  for i, bound in ipairs(BUCKETS) do
+    if seconds <= bound then return i - 1 end
+  end
+  return #BUCKETS - 1
+end
+
+-- kind: 's' service time, 'w' wait time
+local function observe(kind, seconds)
+  count(kind .. ':' .. bucket(seconds))
+  sums[kind .. ':sum'] = (sums[kind .. ':sum'] or 0) + seconds
+end
+
+-- Put a job in its ready list: at the front (next to run) or the back.
+-- since: the ms it became claimable (nil keeps the stored one).
+local function make_ready(id, key, front, since)
+  local pr = tonumber(redis.call('HGET', key, 'q')) or 2
+  if since then
+    redis.call('HSET', key, 's', 'w', 'u', since)
+  else
+    redis.call('HSET', key, 's', 'w')
+  end
+  if front then
+    redis.call('RPUSH', READY[pr + 1], id)
+  else
+    redis.call('LPUSH', READY[pr + 1], id)
+  end
+  woken = woken + 1
+end
+
+-- Completed or cancelled: the payload goes, the hash expires after the result TTL.
+local function make_finished(id, key, state, now, cfg)
+  redis.call('HSET', key, 's', state, 'f', now)
+  redis.call('DEL', paykey(id))
+  redis.call('EXPIRE', key, cfg.result_ttl_s)
+end
+
+-- Dead letters keep payload, reason and last error; the oldest beyond dead_max are dropped.
+local function make_dead(id, key, reason, err, now, cfg)
+  redis.call('HSET', key, 's', 'f', 'f', now, 'y', reason)
+  if err and err ~= '' then redis.call('HSET', key, 'x', err) end
+  redis.call('ZADD', DEAD, now, id)
+  count('dead_lettered')
+  local extra = redis.call('ZCARD', DEAD) - cfg.dead_max
+  if extra > 0 then
+    local old = redis.call('ZPOPMIN', DEAD, extra)
+    for i = 1, #old, 2 do redis.call('DEL', jobkey(old[i]), paykey(old[i])) end
+    count('dead_trimmed', extra)
+  end
+end
+
+-- Expired leases: the worker died or stalled. Back to the front of the line, or
+-- dead-lettered once the job has used its attempts (a poison job that kills workers).
+local function reap(now, cfg, limit)
+  local ids = redis.call('ZRANGEBYSCORE', LEASES, '-inf', now, 'LIMIT', 0, limit)
+  for _, id in ipairs(ids) do
+    redis.call('ZREM', LEASES, id)
+    local key = jobkey(id)
+    local v = redis.call('HMGET', key, 's', 'a', 'm', 'c')
+    if v[1] == 'a' then
+      if v[4] then
+        make_finished(id, key, 'x', now, cfg)
+        count('cancelled')
+      elseif (tonumber(v[2]) or 0) >= (tonumber(v[3]) or cfg.max_attempts) then
+        make_dead(id, key, 'lease_expired', 'lease expired: the worker stopped or stalled', now, cfg)
+      else
+        make_ready(id, key, true, now)
+        count('retried')
+      end
+    end
+  end
+  return #ids
+end
+
+-- Due delayed jobs join the back of their ready list (their wait started at the due time).
+local function promote(now, limit)
+  local ids = redis.call('ZRANGEBYSCORE', DELAYED, '-inf', now, 'LIMIT', 0, limit)
+  if #ids == 0 then return 0 end
+  each_chunk(ids, 1000, function(...) redis.call('ZREM', DELAYED, ...) end)
+  for _, id in ipairs(ids) do
+    local key = jobkey(id)
+    if redis.call('EXISTS', key) == 1 then make_ready(id, key, false, nil) end
+  end
+  return #ids
+end
