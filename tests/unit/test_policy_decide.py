@@ -155,3 +155,28 @@ def test_bounds_win(bounds: dict[str, int], expected: int, limited: str) -> None
     decisions, _ = drive(spec(**bounds), [snap(0), snap(5, backlog=400, enqueued=400)], replicas=2)
     assert (decisions[-1].replicas, decisions[-1].limited) == (expected, limited)
     assert f"limited to {limited}Replicas" in decisions[-1].reason
+
+
+def test_long_jobs_raise_replicas_before_the_first_one_finishes() -> None:
+    # 0.2 jobs/s of jobs that run for minutes: the service time stays unknown, but every
+    # tick the running jobs are older, so capacity per replica is bounded lower and lower.
+    snaps = [snap(5 * k, enqueued=k, in_flight=min(k, 4), backlog=max(0, k - 4),
+                  completed=0) for k in range(1, 19)]  # fmt: skip
+    decisions, state = drive(spec(scaleUp={"maxStep": 50}), snaps, replicas=1)
+    counts = [d.replicas for d in decisions]
+    assert counts == sorted(counts)
+    assert counts[-1] >= 4  # 0.2 jobs/s at <= 4/85 jobs/s per replica and 80 %
+    assert decisions[-1].term == "running"
+    assert state.running_since == T0 + 5  # since the first tick that saw a job running
+
+
+def test_the_running_clock_stops_with_the_first_completion_or_an_empty_queue() -> None:
+    running = [snap(5 * k, enqueued=4, in_flight=4) for k in range(1, 4)]
+    _, state = drive(spec(), running, replicas=1)
+    assert state.running_since == T0 + 5
+    done = snap(20, enqueued=4, in_flight=3, completed=1, service_s=20.0)
+    _, after_done = drive(spec(), [done], replicas=1, state=state)
+    assert after_done.running_since is None  # the service time is measured now
+    empty = snap(20, enqueued=4, completed=0)
+    _, after_empty = drive(spec(), [empty], replicas=1, state=state)
+    assert after_empty.running_since is None

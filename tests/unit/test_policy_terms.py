@@ -14,6 +14,7 @@ from sluice_operator.policy.terms import (
     cold_start,
     demand_terms,
     in_flight,
+    running,
 )
 
 
@@ -108,3 +109,30 @@ def test_the_largest_term_wins(stats: QueueStats, rates: Rates, winner: str) -> 
     best = max(terms, key=lambda t: t.replicas)
     assert best.name == winner
     assert all(t.replicas < best.replicas for t in terms if t is not best)
+
+
+@pytest.mark.parametrize(
+    ("running_s", "arrivals", "waiting", "expected"),
+    [
+        # 4 slots busy for 45 s: at most 4/45 jobs/s per replica; 0.2 jobs/s at 80 %.
+        pytest.param(45, 0.2, 0, 3, id="arrivals-at-the-capacity-bound"),
+        # 30 waiting must start within 30 s at 4/60 jobs/s per replica: 15 replicas.
+        pytest.param(60, 0.0, 30, 15, id="backlog-at-the-capacity-bound"),
+        pytest.param(2, 0.2, 0, 1, id="young-jobs-say-little"),
+    ],
+)
+def test_running_jobs_bound_the_capacity_before_any_finished(
+    running_s: float, arrivals: float, waiting: int, expected: int
+) -> None:
+    stats = snap(0, backlog=waiting, in_flight=4)
+    term = running(spec(), stats, arrivals, running_s, obs(stats, replicas=1))
+    assert (term.name, term.replicas) == ("running", expected)
+    assert f"over {running_s}s" in term.reason
+
+
+def test_the_running_term_applies_only_while_the_service_time_is_unknown() -> None:
+    stats = snap(0, in_flight=4)
+    unknown = demand_terms(spec(), stats, Rates(0.2, None, 60), obs(stats), running_s=45)
+    known = demand_terms(spec(), stats, Rates(0.2, 90.0, 60), obs(stats), running_s=45)
+    assert "running" in [t.name for t in unknown]
+    assert "running" not in [t.name for t in known]

@@ -44,7 +44,8 @@ def _with_metrics(
     spec: ScalingSpec, obs: Observation, stats: QueueStats, state: PolicyState, now: float
 ) -> tuple[Decision, PolicyState]:
     rates = measure(stats, obs.previous, state.samples, state.service_time_s)
-    terms = demand_terms(spec, stats, rates, obs)
+    since = _running_since(stats, rates, state, now)
+    terms = demand_terms(spec, stats, rates, obs, None if since is None else now - since)
     demand = max(terms, key=lambda t: t.replicas)
     history = record(
         state.history, now, demand.replicas, spec.scale_down.stabilization_window_seconds
@@ -65,11 +66,23 @@ def _with_metrics(
         history=history,
         samples=remember(state.samples, stats),
         service_time_s=rates.service_time_s,
+        running_since=since,
         last_active=last_active,
         last_scale=now if replicas != obs.replicas else state.last_scale,
         failures=0,
     )
     return decision, new_state
+
+
+def _running_since(stats: QueueStats, rates: Rates, state: PolicyState, now: float) -> float | None:
+    """When this run of unfinished jobs was first seen (None once a service time is known).
+
+    Jobs in flight at that time and still none finished (no service time yet)
+    have been running at least since then. Conservative on a restart: it begins now.
+    """
+    if rates.service_time_s is not None or stats.in_flight == 0:
+        return None
+    return now if state.running_since is None else state.running_since
 
 
 def _floor(held: Term, running: Term, current: int) -> Term:

@@ -22,6 +22,9 @@ class PolicyState:
     # Last measured mean service time: a quiet window has no completions to
     # measure, but the workload did not get faster, so remember it.
     service_time_s: float | None = None
+    # Since when jobs have been running with none finished, while the service time is
+    # unknown: their age is a lower bound on it (terms.running).
+    running_since: float | None = None
     last_active: float | None = None  # last time anything was waiting, running or arriving
     last_scale: float | None = None  # last time the decision changed the replica count
     failures: int = 0  # consecutive ticks without metrics

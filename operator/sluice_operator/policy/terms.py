@@ -13,6 +13,10 @@ time ``S``, a replica serves ``mu = c / S`` jobs/s:
 - cold_start: before any job finished ``S`` is unknown, so size by backlog
   per replica (``coldStartBacklogPerReplica``), one step at a time: while
   requested replicas are still starting, wait to see what they achieve.
+- running: still before any job finished, jobs that have been running for
+  ``r`` seconds show ``S >= r``, so a replica serves at most ``c / r`` jobs/s;
+  the arrival and backlog terms at that capacity are a floor that rises while
+  the first long jobs run, instead of waiting for one to finish.
 
 ``in_flight`` is not a demand but a floor applied after stabilisation: never
 ask for fewer replicas than the running jobs fill. It stays out of the
@@ -46,14 +50,25 @@ def ceil(x: float) -> int:
 
 
 def demand_terms(
-    spec: ScalingSpec, stats: QueueStats, rates: Rates, obs: Observation
+    spec: ScalingSpec,
+    stats: QueueStats,
+    rates: Rates,
+    obs: Observation,
+    running_s: float | None = None,
 ) -> list[Term]:
-    """Every applicable demand term; the caller takes the largest."""
+    """Every applicable demand term; the caller takes the largest.
+
+    ``running_s``: how long jobs have been running without any finishing, when
+    the service time is still unknown (see :func:`running`).
+    """
     late = age(spec, stats, obs.ready_replicas)
     terms = [late] if late is not None else []
     service_s = rates.service_time_s
     if service_s is None:
-        return [*terms, cold_start(spec, stats, obs.replicas, obs.ready_replicas)]
+        terms.append(cold_start(spec, stats, obs.replicas, obs.ready_replicas))
+        if running_s:
+            terms.append(running(spec, stats, rates.arrival_rate or 0.0, running_s, obs))
+        return terms
     per_replica = max(1, obs.concurrency) / service_s
     lam = rates.arrival_rate or 0.0
     return [*terms, arrival(spec, lam, per_replica), backlog(spec, stats, per_replica)]
@@ -72,6 +87,19 @@ def cold_start(spec: ScalingSpec, stats: QueueStats, replicas: int, ready: int) 
         return Term("cold_start", replicas, reason)
     return Term(
         "cold_start", n, f"service time unknown: backlog {stats.backlog} at {per} per replica"
+    )
+
+
+def running(
+    spec: ScalingSpec, stats: QueueStats, lam: float, running_s: float, obs: Observation
+) -> Term:
+    per_replica = max(1, obs.concurrency) / running_s  # at most: S is at least running_s
+    need = max(arrival(spec, lam, per_replica), backlog(spec, stats, per_replica),
+               key=lambda t: t.replicas)  # fmt: skip
+    return Term(
+        "running",
+        need.replicas,
+        f"service time unknown, over {running_s:.0f}s (jobs still running): {need.reason}",
     )
 
 
