@@ -95,3 +95,29 @@ def test_a_purged_queue_starts_its_rates_afresh() -> None:
     assert rates.arrival_rate is None  # no older snapshot compares: no rate, not a negative one
     assert rates.service_time_s == 2.0
     assert remember(samples, reset) == (reset,)
+
+
+@pytest.mark.parametrize(
+    ("silent_s", "stopped"),
+    [
+        # 1.5 jobs/s: 5 s without one (7.5 expected) can be chance; 10 s (15) is a stop.
+        pytest.param(5.0, False, id="a-short-silence-is-noise"),
+        pytest.param(10.0, True, id="a-long-silence-is-a-stop"),
+    ],
+)
+def test_a_stop_at_a_low_rate_shows_once_the_silence_is_unlikely(
+    silent_s: float, stopped: bool
+) -> None:
+    # One poll of silence at 1.5 jobs/s is within noise (4 sigma of 7.5 is 11), so the
+    # short window alone would keep the old rate for as long as the long window reaches.
+    samples = history(1.5, 120.0)
+    last = samples[-1].counters.enqueued
+    for t in range(125, int(120 + silent_s), 5):
+        samples = remember(samples, snap(t, enqueued=last, completed=last))
+    now = snap(120 + silent_s, enqueued=last, completed=last)
+    rate = measure(now, samples[-1], samples, None).arrival_rate
+    if stopped:
+        assert rate == 0.0
+    else:  # the long window now holds 5 silent seconds of its 30: about 1.27
+        assert rate is not None
+        assert rate > 1.0

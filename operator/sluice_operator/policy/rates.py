@@ -7,7 +7,10 @@ scale-down window's maximum; the short one (since the previous tick) catches
 a step a poll later. The short window wins only when its count lies beyond
 the noise of a Poisson count at the long rate (``NOISE_Z`` standard
 deviations), either way: random fluctuation never wins, a real rise or stop
-does at once.
+does at once. A stop at a low rate is too small a count for one short
+window, so silence is also judged over every poll since the last arrival:
+when the long rate would have brought :data:`QUIET_EXPECTED` jobs in that
+time and none came (as unlikely as a 4-sigma move), arrivals have stopped.
 
 Service time is the mean from the service-time histogram's sum and count,
 blended with the last value (worth ``PRIOR_JOBS`` completions) so a window
@@ -26,6 +29,7 @@ RATE_WINDOW_S = 30.0  # several polls at the default 5 s, short enough to follow
 MAX_RATE_WINDOW_S = 300.0  # how far back a quiet queue's window may reach
 MIN_ARRIVALS = 30  # a rate from 30 arrivals is within about 18 % (one Poisson deviation)
 NOISE_Z = 4.0  # standard deviations of a Poisson count the short window must move
+QUIET_EXPECTED = 10.0  # arrivals expected in a silence that means a stop (P = e^-10)
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,11 @@ def measure(
     long = stats.since(start)
     last = previous if previous is not None else (samples[-1] if samples else None)
     short = stats.since(last) if last is not None and last.taken_at < stats.taken_at else None
+    rate = arrival_rate(long, short)
+    if rate and rate * quiet_for(stats, samples) >= QUIET_EXPECTED:
+        rate = 0.0
     return Rates(
-        arrival_rate=arrival_rate(long, short),
+        arrival_rate=rate,
         service_time_s=service_time(long, remembered_service_s),
         window_s=long.seconds,
     )
@@ -69,6 +76,16 @@ def arrival_rate(long: Window, short: Window | None) -> float | None:
     if abs(short.enqueued - expected) > NOISE_Z * math.sqrt(max(expected, 1.0)):
         return short.enqueued / short.seconds
     return base
+
+
+def quiet_for(stats: QueueStats, samples: tuple[QueueStats, ...]) -> float:
+    """Seconds back to the oldest kept sample with no arrival since (0: one came lately)."""
+    since = stats.taken_at
+    for sample in reversed(samples):  # newest first
+        if sample.counters.enqueued != stats.counters.enqueued:
+            break
+        since = sample.taken_at
+    return stats.taken_at - since
 
 
 def service_time(window: Window, remembered: float | None) -> float | None:
