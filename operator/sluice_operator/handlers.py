@@ -88,9 +88,15 @@ class Operator:
         assert namespace is not None  # JobQueue is a namespaced resource
         uid, replicas = body.metadata.uid, parsed.scaling.min_replicas
         assert uid is not None  # every stored object has one
-        await asyncio.to_thread(
+        created = await asyncio.to_thread(
             ensure_deployment, self.api, namespace, name, uid=uid, spec=parsed, replicas=replicas
         )
+        # A late create/resume handler may be the one to find a deleted Deployment: the
+        # user hears of it either way, not only when the scaling loop gets there first.
+        scaler = self.scalers.get((namespace, name))
+        if created and scaler is not None and scaler.seen_deployment:
+            scaler.seen_deployment = False
+            _warn_recreated(body)
 
     async def validate(self, body: kopf.Body, spec: Mapping[str, Any]) -> JobQueueSpec:
         try:
@@ -185,7 +191,7 @@ class Operator:
         for note in step.notes:
             kopf.warn(body, reason="SettingsNotWritten", message=note)
         if step.recreated:
-            kopf.warn(body, reason="DeploymentRecreated", message="worker Deployment was missing")
+            _warn_recreated(body)
         tick = step.tick
         if tick is None:
             return
@@ -200,6 +206,10 @@ class Operator:
         elif tick.stats is not None and scaler.metrics_flipped(ok=True):
             message = "queue stats readable again"
             kopf.event(body, type="Normal", reason="MetricsAvailable", message=message)
+
+
+def _warn_recreated(body: kopf.Body) -> None:
+    kopf.warn(body, reason="DeploymentRecreated", message="worker Deployment was missing")
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
