@@ -117,12 +117,20 @@ async def test_deployment_deleted_by_hand_is_recreated(
 async def test_a_spec_change_that_finds_the_deployment_gone_warns_too(
     cluster: Cluster, operator: object, redis_url: str
 ) -> None:
-    # The apply handler, not the scaling loop (60 s away), is the one to re-create it.
-    scaling = {"minReplicas": 1, "maxReplicas": 3, "pollingIntervalSeconds": 60}
-    await cluster.create(jobqueue("mails", {"url": redis_url}, scaling=scaling))
+    # The apply handler, not the scaling loop, is the one to re-create it: the loop first
+    # sees the Deployment, then takes on a 60 s interval (observedGeneration 2 is written
+    # by the tick that did), and only then is the Deployment deleted.
+    await cluster.create(jobqueue("mails", {"url": redis_url}, scaling={"minReplicas": 1}))
     await eventually(lambda: cluster.condition("mails", "Ready"), what="first tick")
+    await cluster.patch_spec("mails", {"scaling": {"pollingIntervalSeconds": 60}})
+    await eventually(lambda: _observed(cluster, "mails") == 2, what="the slow interval")
     await cluster.delete(f"/apis/apps/v1/namespaces/{NS}/deployments/mails-worker")
     await cluster.patch_spec("mails", {"worker": {"concurrency": 3}})
     recreated = await eventually(lambda: cluster.deployment("mails"), what="re-created")
     assert recreated["spec"]["replicas"] == 1
     await eventually(lambda: cluster.events("mails", "DeploymentRecreated"), what="Warning event")
+
+
+def _observed(cluster: Cluster, name: str) -> int | None:
+    status = (cluster.jobqueue(name) or {}).get("status") or {}
+    return status.get("observedGeneration")
