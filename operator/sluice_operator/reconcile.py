@@ -85,12 +85,13 @@ class Reconciler:
         reader: StatsReader,
         actuator: Actuator,
         clock: Callable[[], float] = time.time,
+        state: PolicyState | None = None,
     ) -> None:
         self.spec = spec
         self.reader = reader  # swappable: a spec change may move the queue
         self._actuator = actuator
         self._clock = clock
-        self.state = PolicyState()
+        self.state = state or PolicyState()  # a restart may seed what was learnt before
         self._previous: QueueStats | None = None
         self._applied: int | None = None  # the count this loop last set
 

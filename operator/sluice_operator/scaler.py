@@ -95,6 +95,18 @@ class SecretBackedReader:
             raise
 
 
+def seed_state(status: Mapping[str, Any]) -> PolicyState:
+    """The policy's memory after an operator restart: the service time it last published.
+
+    Without it a restarted operator sizes a busy queue as a cold start (backlog per
+    replica) until a job finishes; a stale value is blended away by new completions.
+    """
+    known = status.get("serviceTimeSeconds")
+    if isinstance(known, int | float) and not isinstance(known, bool) and known > 0:
+        return PolicyState(service_time_s=float(known))
+    return PolicyState()
+
+
 class QueueScaler:
     def __init__(
         self,
@@ -113,7 +125,7 @@ class QueueScaler:
         self.spec = spec
         self.reader = SecretBackedReader(api, pool, namespace, name, spec)
         self.actuator = KubeActuator(api, namespace, name)
-        self.reconciler = Reconciler(spec, self.reader, self.actuator, clock)
+        self.reconciler = Reconciler(spec, self.reader, self.actuator, clock, seed_state(status))
         self.status: dict[str, Any] = dict(status)  # as last written (or found)
         self.settings_written = False
         self.settings_warned = False  # one event per spec, not one per failed poll

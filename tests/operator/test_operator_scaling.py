@@ -8,7 +8,7 @@ the tests play the workers: they claim and finish jobs and send heartbeats.
 from __future__ import annotations
 
 import redis
-from kube_harness import NS, Cluster, eventually, jobqueue
+from kube_harness import NS, Cluster, eventually, jobqueue, running
 
 from sluice import Queue
 from sluice.protocol import Outcome, Protocol
@@ -134,3 +134,23 @@ async def test_a_spec_change_that_finds_the_deployment_gone_warns_too(
 def _observed(cluster: Cluster, name: str) -> int | None:
     status = (cluster.jobqueue(name) or {}).get("status") or {}
     return status.get("observedGeneration")
+
+
+async def test_a_restarted_operator_starts_from_the_service_time_it_published(
+    cluster: Cluster, redis_url: str
+) -> None:
+    # What an earlier operator left: the JobQueue with its status, and a backlog of 40.
+    # Knowing 20 s per job (2 slots: 0.1 jobs/s per replica), the backlog term asks for
+    # 14 replicas at once; as a cold start it would ask for 40 / 10 = 4 and wait.
+    body = jobqueue("mails", {"url": redis_url}, scaling={"minReplicas": 1, "maxReplicas": 20,
+                    "latencyTargetSeconds": 30, "scaleUp": {"maxStep": 20}})  # fmt: skip
+    await cluster.create(body)
+    path = f"/apis/sluice.dev/v1alpha1/namespaces/{NS}/jobqueues/mails"
+    await cluster.patch(path, {"status": {"serviceTimeSeconds": 20.0}})
+    with Queue("mails", redis_url) as queue:
+        queue.enqueue_many(("t", None) for _ in range(40))
+    async with running([]):
+        await eventually(lambda: cluster.replicas("mails") == 14, what="14 replicas")
+    decision = (cluster.jobqueue("mails") or {})["status"]["lastDecision"]
+    assert decision["term"] == "backlog"
+    assert "0.1 jobs/s per replica" in decision["reason"]

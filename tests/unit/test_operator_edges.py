@@ -10,6 +10,7 @@ from sluice.stats import WorkerInfo
 from sluice_operator.kube.actuator import UNREPORTED_COST, deletion_costs
 from sluice_operator.main import namespaces, parse_args
 from sluice_operator.redis_stats import Endpoint, RedisPool, job_settings, resolve_endpoint
+from sluice_operator.scaler import seed_state
 from sluice_operator.spec import parse_spec
 
 WORKER = {"image": "img", "tasks": "app.tasks:tasks"}
@@ -97,3 +98,20 @@ def test_namespaces_from_flags_or_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert namespaces(parse_args(["--all-namespaces"])) == []
     with pytest.raises(SystemExit):
         parse_args(["-A", "-n", "x"])
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        pytest.param({"serviceTimeSeconds": 20.5}, 20.5, id="published"),
+        pytest.param({"serviceTimeSeconds": 3}, 3.0, id="integer"),
+        pytest.param({}, None, id="new-queue"),
+        pytest.param({"serviceTimeSeconds": 0}, None, id="zero-is-not-a-measurement"),
+        pytest.param({"serviceTimeSeconds": "20"}, None, id="hand-edited-string"),
+        pytest.param({"serviceTimeSeconds": True}, None, id="bool"),
+    ],
+)
+def test_a_restart_seeds_the_policy_with_the_published_service_time(
+    status: dict[str, object], expected: float | None
+) -> None:
+    assert seed_state(status).service_time_s == expected
