@@ -38,6 +38,7 @@ def rows(args: argparse.Namespace) -> list[Row]:
     c = args.concurrency
     return [
         ("enqueue, one call per job", f"{e['enqueue_single']:,.0f} jobs/s", ""),
+        ("enqueue, 100 asyncio tasks at once", f"{e['enqueue_concurrent']:,.0f} jobs/s", ""),
         ("enqueue, batched (`enqueue_many`)", f"{e['enqueue_batched']:,.0f} jobs/s",
          _verdict(e["enqueue_batched"] >= 20_000, ">= 20,000")),
         (f"drain, 1 worker process (concurrency {c})", f"{d['drain_1']:,.0f} jobs/s",

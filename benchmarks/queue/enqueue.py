@@ -1,4 +1,4 @@
-"""Enqueue throughput (single and batched) and raw protocol drain (batched claim + finish).
+"""Enqueue throughput (single, concurrent asyncio and batched) and raw protocol drain.
 
 Run: ``python -m benchmarks.queue.enqueue`` (starts a private redis-server on
 loopback). No-op jobs with a small JSON payload; rates are jobs per second of
@@ -8,6 +8,7 @@ wall time from one Python process.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import redis
 
-from sluice import Queue
+from sluice import AsyncQueue, Queue
 from sluice.protocol import Outcome, Protocol
 from sluice.redis_server import RedisServer
 
@@ -49,6 +50,23 @@ def batched(queue: Queue, n: int) -> float:
     return _rate(n, time.perf_counter() - started)
 
 
+def concurrent(url: str, n: int, tasks: int = 100) -> float:
+    """``tasks`` asyncio tasks each enqueueing one job at a time, as a web app's handlers do."""
+
+    async def main() -> float:
+        async with AsyncQueue("bench-enqueue", url) as queue:
+
+            async def producer(count: int) -> None:
+                for i in range(count):
+                    await queue.enqueue("noop", {"i": i})
+
+            started = time.perf_counter()
+            await asyncio.gather(*(producer(n // tasks) for _ in range(tasks)))
+            return _rate(n // tasks * tasks, time.perf_counter() - started)
+
+    return asyncio.run(main())
+
+
 def drain(proto: Protocol, n: int, batch: int) -> float:
     """Claim ``batch`` and finish them in one call each, until ``n`` are done."""
     done = 0
@@ -70,7 +88,7 @@ def run(
     batch: int = 50,
     binary: Path | None = None,
 ) -> dict[str, float]:
-    """Rates in jobs/s: enqueue_single, enqueue_batched, protocol_drain."""
+    """Rates in jobs/s: enqueue_single, enqueue_concurrent, enqueue_batched, protocol_drain."""
     with redis_url(url, binary) as target:
         client = redis.Redis.from_url(target)
         queue = Queue("bench-enqueue", client)
@@ -78,8 +96,10 @@ def run(
         try:
             results = {
                 "enqueue_single": single(queue, single_n),
+                "enqueue_concurrent": concurrent(target, n),
                 "enqueue_batched": batched(queue, n),
             }
+            queue.purge()
             queue.purge()
             queue.enqueue_many(("noop", {"i": i}) for i in range(n))
             results["protocol_drain"] = drain(queue.protocol, n, batch)

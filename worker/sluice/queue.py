@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeAlias
 
 from sluice import codec, jobinfo
+from sluice.coalesce import EnqueueBatcher
 from sluice.connection import connect
 from sluice.jobinfo import JobInfo
 from sluice.protocol import ops
@@ -235,6 +236,7 @@ class AsyncQueue(_QueueBase):
             connect(_url(redis), async_=True) if redis is None or isinstance(redis, str) else redis
         )
         self.protocol = AsyncProtocol(self.client, name)
+        self._batcher = EnqueueBatcher(self._send)
 
     async def close(self) -> None:
         if self._owned:
@@ -266,8 +268,11 @@ class AsyncQueue(_QueueBase):
             timeout=timeout,
             max_attempts=max_attempts,
         )
-        await self.protocol.run(ops.enqueue(self.name, [job]))
+        await self._batcher.add(job)  # with the jobs of concurrent calls: see sluice.coalesce
         return job.id
+
+    async def _send(self, jobs: list[NewJob]) -> int:
+        return await self.protocol.run(ops.enqueue(self.name, jobs))
 
     async def enqueue_many(self, jobs: Iterable[JobRequest]) -> list[str]:
         ids: list[str] = []
