@@ -94,7 +94,7 @@ class JobsSpec(_Model):
     max_attempts: int = Field(default=5, ge=1, le=1000)
     lease_seconds: float = Field(default=30.0, ge=1)  # heartbeat-renewed; SIGKILL recovery time
     backoff: BackoffSpec = BackoffSpec()
-    result_ttl_seconds: int = Field(default=86400, ge=1)  # finished jobs then expire
+    result_ttl_seconds: int = Field(default=3600, ge=1)  # finished jobs then expire
     dead_letter_max_length: int = Field(default=10000, ge=1)  # oldest trimmed beyond
     max_queue_length: int | None = Field(default=None, ge=1)  # enqueue raises QueueFull beyond
 
