@@ -63,7 +63,10 @@ class Operator:
 
     def login(self, **_: Any) -> kopf.ConnectionInfo:
         config = load_configuration()
-        self._api = KubeApi(api_client(config))
+        if self._api is None:
+            self._api = KubeApi(api_client(config))
+        else:  # a re-login (credentials expired): the scalers hold this KubeApi, swap inside
+            self._api.use(api_client(config))
         return connection_info(config)
 
     def registry(self) -> kopf.OperatorRegistry:

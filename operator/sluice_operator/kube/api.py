@@ -45,10 +45,20 @@ class KubeApi:
     """Synchronous; run it off the event loop."""
 
     def __init__(self, client: kubernetes.client.ApiClient) -> None:
+        self.use(client)
+
+    def use(self, client: kubernetes.client.ApiClient) -> None:
+        """Switch to ``client`` (new credentials after a re-login) and close the old one.
+
+        Every holder of this object (each JobQueue's scaler) switches with it.
+        """
+        old = getattr(self, "client", None)
         self.client = client
         self.apps = kubernetes.client.AppsV1Api(client)
         self.core = kubernetes.client.CoreV1Api(client)
         self.custom = kubernetes.client.CustomObjectsApi(client)
+        if old is not None and old is not client:
+            old.close()
 
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Body:
         try:
