@@ -215,6 +215,8 @@ def _redis_env(spec: JobQueueSpec) -> list[Manifest]:
         env.append(_value("SLUICE_REDIS_TLS_CA_FILE", f"{CA_DIR}/{CA_FILE}"))
     if redis.tls.enabled and redis.tls.insecure_skip_verify:
         env.append(_value("SLUICE_REDIS_TLS_INSECURE", "true"))
+    if redis.cluster:
+        env.append(_value("SLUICE_REDIS_CLUSTER", "true"))
     return env
 
 

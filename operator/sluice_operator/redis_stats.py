@@ -16,10 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
-
 from sluice import Queue
 from sluice.connection import connect, redact
+from sluice.protocol.scripts import SyncClient
 from sluice.settings import JobSettings
 from sluice.stats import QueueStats
 
@@ -39,6 +38,7 @@ class Endpoint:
     password: str | None = field(default=None, repr=False)
     ca_pem: bytes | None = field(default=None, repr=False)
     insecure: bool = False
+    cluster: bool = False
 
     def __repr__(self) -> str:
         return f"Endpoint({redact(self.url)!r})"
@@ -63,6 +63,7 @@ def resolve_endpoint(namespace: str, spec: JobQueueSpec, read: SecretReader) -> 
         password=_text(read, namespace, redis_spec.password_secret_ref),
         ca_pem=None if ca is None else read(namespace, ca.name, ca.key),
         insecure=tls.enabled and tls.insecure_skip_verify,
+        cluster=redis_spec.cluster,
     )
 
 
@@ -70,25 +71,27 @@ class RedisPool:
     """One client (with its own connection pool) per endpoint; thread-safe."""
 
     def __init__(self) -> None:
-        self._clients: dict[Endpoint, redis.Redis] = {}
+        self._clients: dict[Endpoint, SyncClient] = {}
         self._lock = threading.Lock()
         self._ca_dir: Path | None = None
 
-    def client(self, endpoint: Endpoint) -> redis.Redis:
+    def client(self, endpoint: Endpoint) -> SyncClient:
         with self._lock:
             found = self._clients.get(endpoint)
             if found is None:
                 found = self._clients[endpoint] = self._connect(endpoint)
             return found
 
-    def _connect(self, endpoint: Endpoint) -> redis.Redis:
-        return connect(
+    def _connect(self, endpoint: Endpoint) -> SyncClient:
+        client: SyncClient = connect(
             endpoint.url,
             username=endpoint.username,
             password=endpoint.password,
             tls_ca_file=self._ca_file(endpoint.ca_pem),
             tls_insecure=endpoint.insecure,
+            cluster=endpoint.cluster,
         )
+        return client
 
     def _ca_file(self, pem: bytes | None) -> str | None:
         """redis-py wants a CA *file*: write each bundle once, named by its digest."""
@@ -114,7 +117,7 @@ class RedisPool:
 class RedisStatsReader:
     """:class:`~sluice_operator.reconcile.StatsReader` for one queue on a pooled client."""
 
-    def __init__(self, name: str, client: redis.Redis) -> None:
+    def __init__(self, name: str, client: SyncClient) -> None:
         self.queue = Queue(name, redis=client)
 
     def read(self) -> QueueStats:
@@ -127,7 +130,7 @@ class RedisStatsReader:
         return self.queue.purge()
 
 
-def reader_for(name: str, spec: JobQueueSpec, client: redis.Redis) -> RedisStatsReader:
+def reader_for(name: str, spec: JobQueueSpec, client: SyncClient) -> RedisStatsReader:
     return RedisStatsReader(queue_name(name, spec), client)
 
 

@@ -49,6 +49,7 @@ class RedisSpec(_Model):
     username_secret_ref: SecretKeyRef | None = None  # Redis 6 ACL user
     password_secret_ref: SecretKeyRef | None = None
     tls: RedisTLS = RedisTLS()
+    cluster: bool = False  # a Redis Cluster: the url names any node
 
     @model_validator(mode="after")
     def _one_source(self) -> RedisSpec:

@@ -6,9 +6,13 @@ scripts run on the node that owns it; different queues land on different nodes.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -25,6 +29,7 @@ from sluice.redis_server import RedisServer, find_redis_server, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
+HERE = Path(__file__).parent
 QUEUES = ("emails", "thumbnails", "reports", "billing", "search", "exports")
 
 
@@ -149,3 +154,55 @@ async def test_async_cluster_client(cluster_ports: list[int]) -> None:
             assert (await queue.stats()).counters.completed == 1
     finally:
         await client.aclose()
+
+
+def test_a_worker_process_in_cluster_mode_drains_a_queue(
+    cluster: redis.cluster.RedisCluster, cluster_ports: list[int]
+) -> None:
+    # What the operator renders for spec.redis.cluster: SLUICE_REDIS_CLUSTER=true.
+    url = f"redis://127.0.0.1:{cluster_ports[0]}/0"
+    name = next(
+        n for n in QUEUES if cluster.get_node_from_key(f"q:{{{n}}}:x").port != cluster_ports[0]
+    )
+    queue = Queue(name, cluster)  # a queue whose slot is not on the node the URL names
+    queue.enqueue_many(("echo", i) for i in range(200))
+    env = {**os.environ, "SLUICE_REDIS_URL": url, "SLUICE_REDIS_CLUSTER": "true",
+           "SLUICE_QUEUE": name, "SLUICE_TASKS": "worker_tasks:tasks",
+           "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parents[1] / "worker")])}  # fmt: skip
+    worker = subprocess.Popen([sys.executable, "-m", "sluice", "worker"], env=env,
+                              stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while queue.stats().counters.completed < 200:
+            assert worker.poll() is None, worker.stderr.read().decode() if worker.stderr else ""
+            assert time.monotonic() < deadline, queue.stats()
+            time.sleep(0.05)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=20)
+    assert worker.returncode == 0, err.decode()
+    info = subprocess.run(
+        [sys.executable, "-m", "sluice", "info", "--json", "--queue", name, "--redis-url", url],
+        env=env, capture_output=True, timeout=30, check=True,
+    )  # fmt: skip
+    assert json.loads(info.stdout)["counters"]["completed"] == 200
+
+
+def test_the_operator_reads_a_cluster_queue_through_its_pool(
+    cluster: redis.cluster.RedisCluster, cluster_ports: list[int]
+) -> None:
+    from sluice_operator.redis_stats import RedisPool, reader_for, resolve_endpoint
+    from sluice_operator.spec import parse_spec
+
+    spec = parse_spec({
+        "redis": {"url": f"redis://127.0.0.1:{cluster_ports[0]}/0", "cluster": True},
+        "worker": {"image": "img", "tasks": "app.tasks:tasks"},
+    })  # fmt: skip
+    Queue("billing", cluster).enqueue_many(("t", i) for i in range(7))
+    pool = RedisPool()
+    try:
+        client = pool.client(resolve_endpoint("ns", spec, lambda *_: b""))
+        assert isinstance(client, redis.cluster.RedisCluster)
+        assert reader_for("billing", spec, client).read().backlog == 7
+    finally:
+        pool.close()

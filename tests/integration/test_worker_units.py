@@ -23,6 +23,7 @@ def test_settings_from_env_with_flags_on_top() -> None:
         "SLUICE_ISOLATION": "process",
         "SLUICE_REDIS_PASSWORD": "s3cret",
         "SLUICE_REDIS_TLS_INSECURE": "true",
+        "SLUICE_REDIS_CLUSTER": "true",
         "SLUICE_WORKER_ID": "pod-abc",
         "SLUICE_LOG_LEVEL": "debug",
         "SLUICE_METRICS_PORT": "",
@@ -31,6 +32,7 @@ def test_settings_from_env_with_flags_on_top() -> None:
     assert (s.queue, s.concurrency, s.isolation, s.worker_id) == ("images", 4, "process", "pod-abc")
     assert (s.log_level, s.metrics_port, s.redis_tls_insecure) == ("DEBUG", 0, True)
     assert s.redis_options()["password"] == "s3cret"
+    assert s.redis_options()["cluster"] is True
     assert "s3cret" not in repr(s)  # a secret, never in logs
 
 

@@ -159,3 +159,11 @@ def test_rendering_is_json_and_deterministic(replicas: int | None) -> None:
     first, second = render(s, replicas=replicas), render(s, replicas=replicas)
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
     assert env_of(first)["SLUICE_REDIS_TLS_INSECURE"]["value"] == "true"
+
+
+@pytest.mark.parametrize("cluster", [True, False], ids=["cluster", "single-server"])
+def test_cluster_mode_reaches_the_workers(cluster: bool) -> None:
+    env = env_of(render(spec(redis={"cluster": cluster})))
+    assert ("SLUICE_REDIS_CLUSTER" in env) is cluster
+    if cluster:
+        assert env["SLUICE_REDIS_CLUSTER"]["value"] == "true"

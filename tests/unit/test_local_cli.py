@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from pathlib import Path
 
-from sluice_operator.local.cli import default_worker_argv, make_output, worker_env
+import pytest
+
+from sluice_operator.local.cli import UpOptions, default_worker_argv, make_output, up, worker_env
 from sluice_operator.local.manifest import parse_manifest
 
 SPEC = """
@@ -64,3 +67,24 @@ def test_default_worker_argv_runs_the_sluice_cli_of_this_interpreter() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "--concurrency" in done.stdout
+
+
+# A URL from a Secret, as in a cluster: local mode cannot read it.
+CLUSTER_SPEC = SPEC.replace(
+    "  queueName: thumbs-v2\n",
+    "  queueName: thumbs-v2\n  redis: {urlSecretRef: {name: r, key: url}, cluster: true}\n",
+)
+
+
+def test_cluster_mode_reaches_the_workers() -> None:
+    assert "SLUICE_REDIS_CLUSTER" not in worker_env(parse_manifest(SPEC), "redis://h:1/0", {})
+    env = worker_env(parse_manifest(CLUSTER_SPEC), "redis://h:1/0", {})
+    assert env["SLUICE_REDIS_CLUSTER"] == "true"
+
+
+def test_cluster_mode_without_a_url_is_refused_before_starting_anything(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert up(parse_manifest(CLUSTER_SPEC), UpOptions(data_dir=tmp_path)) == 2
+    assert "pass --redis-url with a node of the cluster" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # no embedded Redis was started

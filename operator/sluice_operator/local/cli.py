@@ -98,6 +98,13 @@ def up(
 ) -> int:
     """Run ``manifest`` until stopped; ``on_ready(url)`` runs once Redis and the loop are set."""
     data_dir = options.data_dir or default_data_dir(manifest.queue)
+    if manifest.spec.redis.cluster and not (options.redis_url or manifest.redis_url):
+        print(
+            "error: spec.redis.cluster is set but no Redis URL is given: the embedded Redis"
+            " is a single server; pass --redis-url with a node of the cluster",
+            file=sys.stderr,
+        )
+        return 2
     try:
         with LocalRedis(data_dir, flag_url=options.redis_url, spec_url=manifest.redis_url) as lr:
             return _serve(manifest, options, lr, data_dir, on_ready)
@@ -124,6 +131,8 @@ def worker_env(
         "SLUICE_SHUTDOWN_GRACE_SECONDS": str(_worker_grace(manifest)),
         "SLUICE_METRICS_PORT": "0",  # many replicas on one host: no fixed port to share
     }
+    if manifest.spec.redis.cluster:
+        env["SLUICE_REDIS_CLUSTER"] = "true"
     # Like a pod spec, later entries win; valueFrom needs a cluster and is skipped.
     env.update({e["name"]: str(e["value"]) for e in w.env if "name" in e and "value" in e})
     return env
@@ -140,7 +149,7 @@ def _serve(
     data_dir: Path,
     on_ready: Callable[[str], None] | None,
 ) -> int:
-    queue = Queue(manifest.queue, redis=connect(local.url))
+    queue = Queue(manifest.queue, redis=connect(local.url, cluster=manifest.spec.redis.cluster))
     try:
         queue.configure(job_settings(manifest.spec.jobs))
     except (redis.RedisError, SluiceError, OSError) as exc:

@@ -33,7 +33,8 @@ def add_connection_options(parser: argparse.ArgumentParser, *, top_level: bool) 
         "--redis-url",
         default=url if top_level else argparse.SUPPRESS,
         help="Redis URL, redis:// or rediss:// (env SLUICE_REDIS_URL; credentials may come "
-        "from SLUICE_REDIS_USERNAME / SLUICE_REDIS_PASSWORD)",
+        "from SLUICE_REDIS_USERNAME / SLUICE_REDIS_PASSWORD; SLUICE_REDIS_CLUSTER=true "
+        "for a Redis Cluster, the URL naming any node)",
     )
     parser.add_argument(
         "--queue",
@@ -42,14 +43,18 @@ def add_connection_options(parser: argparse.ArgumentParser, *, top_level: bool) 
     )
 
 
+def _flag(environ: dict[str, str] | os._Environ[str], name: str) -> bool:
+    return environ.get(name, "").lower() in ("1", "true", "yes")
+
+
 def redis_options(environ: dict[str, str] | os._Environ[str] = os.environ) -> dict[str, Any]:
-    """Credentials and TLS from the environment, as :func:`sluice.connection.connect` takes."""
-    insecure = environ.get("SLUICE_REDIS_TLS_INSECURE", "").lower() in ("1", "true", "yes")
+    """Credentials, TLS and cluster mode from the environment, as ``connect`` takes them."""
     return {
         "username": environ.get("SLUICE_REDIS_USERNAME") or None,
         "password": environ.get("SLUICE_REDIS_PASSWORD") or None,
         "tls_ca_file": environ.get("SLUICE_REDIS_TLS_CA_FILE") or None,
-        "tls_insecure": insecure,
+        "tls_insecure": _flag(environ, "SLUICE_REDIS_TLS_INSECURE"),
+        "cluster": _flag(environ, "SLUICE_REDIS_CLUSTER"),
     }
 
 

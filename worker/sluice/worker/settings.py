@@ -42,6 +42,8 @@ class WorkerSettings(BaseModel):
     redis_password: SecretStr | None = None
     redis_tls_ca_file: str | None = None
     redis_tls_insecure: bool = False
+    # A Redis Cluster: the URL names any node; each queue lives in its hash tag's slot.
+    redis_cluster: bool = False
     # Heartbeats carry it (the autoscaler protects busy pods by it): the pod name in Kubernetes.
     worker_id: str = Field(default_factory=default_worker_id, min_length=1)
     # thread: sync handlers in threads (a timed-out one is abandoned, not stopped);
@@ -81,6 +83,7 @@ class WorkerSettings(BaseModel):
             "password": password,
             "tls_ca_file": self.redis_tls_ca_file,
             "tls_insecure": self.redis_tls_insecure,
+            "cluster": self.redis_cluster,
         }
 
 
