@@ -105,3 +105,24 @@ def zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_an_embedded_redis_that_dies_is_restarted_from_its_aof(
+    tmp_path: Path, runs: list[UpProcess]
+) -> None:
+    # Enough completions that the jobs' enqueue is well past the AOF's one-second fsync.
+    _, _, up, url = start_one_slot_with_backlog(tmp_path, "phoenix", runs, completed=8)
+    (server,) = [p for p in children_of(up.proc.pid) if _is_redis_server(p)]
+    os.kill(server, signal.SIGKILL)
+    up.wait_for(lambda s: (s[-1]["completed"] or 0) == 30, 60, "every job, after the restart")
+    notes = [x["text"] for x in up.lines if x["type"] == "message"]
+    assert any("restarted it on port" in n for n in notes), notes
+    assert urlsplit(url).port == urlsplit(up.url()).port  # the same address for the workers
+    assert not [p for p in children_of(up.proc.pid) if p == server]
+
+
+def _is_redis_server(pid: int) -> bool:
+    try:
+        return b"redis-server" in (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return False

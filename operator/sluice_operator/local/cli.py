@@ -165,7 +165,7 @@ def _serve(
     reconciler = Reconciler(manifest.spec, reader, actuator)
     view = make_view(options.output, f"{redact(local.url)}, {local.source}")
     view.message(_hello(manifest, local, data_dir))
-    session = Session(reconciler, reader, actuator, view, options.limits)
+    session = Session(reconciler, reader, actuator, view, options.limits, revive=local.revive)
     try:
         return _drive(session, actuator, view, on_ready, local.url)
     finally:

@@ -29,7 +29,7 @@ from typing import IO, Literal
 
 import redis
 
-from sluice.redis_server import RedisServer, free_port
+from sluice.redis_server import RedisServer, RedisServerError, free_port
 
 PORT_FILE = "port"
 LOCK_FILE = "lock"
@@ -95,6 +95,11 @@ def _shutdown(port: int, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+REVIVE_BASE_S = 1.0  # first wait before restarting a dead embedded server; doubles per restart
+REVIVE_CAP_S = 30.0
+REVIVE_STABLE_S = 60.0  # up this long again: the next death is a fresh start
+
+
 class LocalRedis:
     """Context manager: the Redis URL for ``sluice up``, running an embedded server if needed."""
 
@@ -106,6 +111,9 @@ class LocalRedis:
         self._server: RedisServer | None = None
         self._adopted_port: int | None = None
         self._lock: IO[bytes] | None = None
+        self._revivals = 0
+        self._revive_at = 0.0
+        self._up_since = time.monotonic()
 
     @property
     def source(self) -> Source:
@@ -142,6 +150,31 @@ class LocalRedis:
             self.stop()
         finally:
             self._release_lock()
+
+    def revive(self, now: float) -> str | None:
+        """Restart our embedded server if it died (OOM killer, a stray kill); its append-only
+        file brings the jobs back. Returns what to tell the user, or None.
+
+        Restarts back off (1 s doubling to 30 s) so a server that cannot stay up is not
+        restarted in a tight loop. A server ``sluice up`` adopted is not its child: not watched.
+        """
+        server = self._server
+        if server is None:
+            return None
+        if server.running:
+            if self._revivals and now - self._up_since >= REVIVE_STABLE_S:
+                self._revivals = 0
+            return None
+        if now < self._revive_at:
+            return None
+        self._revivals += 1
+        self._revive_at = now + min(REVIVE_CAP_S, REVIVE_BASE_S * 2 ** (self._revivals - 1))
+        try:
+            server.start()
+        except RedisServerError as exc:
+            return f"the embedded Redis stopped and did not restart ({exc}); trying again"
+        self._up_since = now
+        return f"the embedded Redis stopped; restarted it on port {server.port} from its AOF"
 
     def stop(self) -> None:
         """Stop the embedded server (it flushes its AOF); a URL given by the user is left alone."""

@@ -4,7 +4,8 @@ Every ``pollingIntervalSeconds`` the shared
 :class:`~sluice_operator.reconcile.Reconciler` ticks (one stats read, one
 decision, a scale when the count changes) and the view shows the result.
 Between ticks the process actuator is supervised several times a second, so a
-worker that dies is replaced without waiting for the next poll.
+worker that dies is replaced without waiting for the next poll; so is an
+embedded Redis, restarted from its append-only file.
 
 The run ends on a stop request (Ctrl-C), after ``duration_s``, or, with
 ``exit_when_idle``, once the queue has had work and is back to nothing
@@ -48,6 +49,7 @@ class Session:
         limits: RunLimits = RunLimits(),
         *,
         clock: Callable[[], float] = time.monotonic,
+        revive: Callable[[float], str | None] | None = None,
     ) -> None:
         self._reconciler = reconciler
         self._reader = reader
@@ -55,6 +57,7 @@ class Session:
         self._view = view
         self._limits = limits
         self._clock = clock
+        self._revive = revive  # restarts the embedded Redis if it died; a note if it did
         self._first: QueueStats | None = None
         self._last: QueueStats | None = None
         self._busy_seen = False
@@ -76,6 +79,8 @@ class Session:
                 if self._poll():
                     return
                 next_tick = now + self._interval
+            if self._revive is not None and (note := self._revive(now)):
+                self._view.message(note)
             self._actuator.supervise()
             stop.wait(max(0.0, min(SUPERVISE_S, next_tick - self._clock())))
 
