@@ -20,16 +20,15 @@ from collections.abc import Awaitable, Callable
 from sluice.errors import QueueFull
 from sluice.protocol.messages import NewJob
 
-MAX_BATCH = 500  # jobs per script call, as enqueue_many
-
 Send = Callable[[list[NewJob]], Awaitable[object]]
 
 
 class EnqueueBatcher:
     """Sends jobs through ``send`` in batches of whatever accumulated meanwhile."""
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, max_batch: int) -> None:
         self._send = send
+        self._max_batch = max_batch  # jobs per script call
         self._pending: list[tuple[NewJob, asyncio.Future[None]]] = []
         self._sender: asyncio.Task[None] | None = None
         self.calls = 0  # script calls made (for tests and benchmarks)
@@ -45,7 +44,8 @@ class EnqueueBatcher:
 
     async def _run(self) -> None:
         while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            cut = self._max_batch
+            batch, self._pending = self._pending[:cut], self._pending[cut:]
             try:
                 await self._deliver(batch)
             except BaseException:  # cancelled (loop closing): nobody may wait forever

@@ -236,7 +236,7 @@ class AsyncQueue(_QueueBase):
             connect(_url(redis), async_=True) if redis is None or isinstance(redis, str) else redis
         )
         self.protocol = AsyncProtocol(self.client, name)
-        self._batcher = EnqueueBatcher(self._send)
+        self._batcher = EnqueueBatcher(self._send, BATCH)  # as many per call as enqueue_many
 
     async def close(self) -> None:
         if self._owned:

@@ -38,7 +38,7 @@ from sluice.redis_server import RedisServerError
 from sluice_operator.reconcile import Reconciler, describe_error
 from sluice_operator.redis_stats import job_settings
 
-from .embedded_redis import DataDirBusy, LocalRedis, default_data_dir
+from .embedded_redis import DataDirBusy, LocalRedis, choose_url, default_data_dir
 from .manifest import Manifest, ManifestError, load_manifest
 from .processes import ProcessActuator
 from .queue_link import QueueStatsReader
@@ -98,7 +98,7 @@ def up(
 ) -> int:
     """Run ``manifest`` until stopped; ``on_ready(url)`` runs once Redis and the loop are set."""
     data_dir = options.data_dir or default_data_dir(manifest.queue)
-    if manifest.spec.redis.cluster and not (options.redis_url or manifest.redis_url):
+    if manifest.spec.redis.cluster and choose_url(options.redis_url, manifest.redis_url) is None:
         print(
             "error: spec.redis.cluster is set but no Redis URL is given: the embedded Redis"
             " is a single server; pass --redis-url with a node of the cluster",

@@ -31,6 +31,8 @@ import redis
 
 from sluice.redis_server import RedisServer, RedisServerError, free_port
 
+from .processes import restart_pause
+
 PORT_FILE = "port"
 LOCK_FILE = "lock"
 Source = Literal["flag", "spec", "embedded"]
@@ -95,8 +97,6 @@ def _shutdown(port: int, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-REVIVE_BASE_S = 1.0  # first wait before restarting a dead embedded server; doubles per restart
-REVIVE_CAP_S = 30.0
 REVIVE_STABLE_S = 60.0  # up this long again: the next death is a fresh start
 
 
@@ -113,7 +113,7 @@ class LocalRedis:
         self._lock: IO[bytes] | None = None
         self._revivals = 0
         self._revive_at = 0.0
-        self._up_since = time.monotonic()
+        self._up_since = 0.0  # read only once a revival happened
 
     @property
     def source(self) -> Source:
@@ -155,8 +155,9 @@ class LocalRedis:
         """Restart our embedded server if it died (OOM killer, a stray kill); its append-only
         file brings the jobs back. Returns what to tell the user, or None.
 
-        Restarts back off (1 s doubling to 30 s) so a server that cannot stay up is not
-        restarted in a tight loop. A server ``sluice up`` adopted is not its child: not watched.
+        Restarts back off as crashing workers do (:func:`.processes.restart_pause`: 1 s
+        doubling to 30 s), so a server that cannot stay up is not restarted in a tight loop.
+        A server ``sluice up`` adopted is not its child: not watched.
         """
         server = self._server
         if server is None:
@@ -168,7 +169,7 @@ class LocalRedis:
         if now < self._revive_at:
             return None
         self._revivals += 1
-        self._revive_at = now + min(REVIVE_CAP_S, REVIVE_BASE_S * 2 ** (self._revivals - 1))
+        self._revive_at = now + restart_pause(self._revivals)
         try:
             server.start()
         except RedisServerError as exc:
