@@ -28,8 +28,8 @@ lint: $(STAMP)  ## ruff: lint and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)  ## mypy --strict on both packages
-	$(BIN)/mypy -p sluice -p sluice_operator
+typecheck: $(STAMP)  ## mypy --strict on every package
+	$(BIN)/mypy -p sluice -p sluice_scaling -p sluice_operator -p sluice_local
 
 imports: $(STAMP)  ## import-linter: the queue library never imports the operator side
 	$(BIN)/lint-imports
@@ -40,7 +40,7 @@ pytest: $(STAMP) tools  ## the test suite (real redis-server, KMock, helm)
 test: lint typecheck imports pytest  ## everything CI runs
 
 demo: $(STAMP)  ## local mode: a queue scales from zero under a spike of load and back
-	$(BIN)/python -m sluice_operator.local.demo $(DEMO_ARGS)
+	$(BIN)/python -m sluice_local.demo $(DEMO_ARGS)
 
 manifests: tools  ## render manifests/install.yaml from the Helm chart
 	$(BIN)/python scripts/render_manifests.py

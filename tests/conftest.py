@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from sluice.redis_server import RedisServer
+from sluice_local.redis_server import RedisServer
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """A discrete-event simulation of queue-driven autoscaling.
 
 Three controllers scale the same simulated workers on the same arrival
-traces: Sluice's real :func:`sluice_operator.policy.decide` (fed with
+traces: Sluice's real :func:`sluice_scaling.policy.decide` (fed with
 :class:`sluice.stats.QueueStats` snapshots built the way the stats script
 builds them), a faithful model of KEDA's Redis list scaler behind the HPA,
 and an oracle that knows the future arrivals (the floor of cost).

@@ -1,6 +1,6 @@
 """The controllers compared on every trace.
 
-- :class:`SluiceController` runs the real :func:`sluice_operator.policy.decide`.
+- :class:`SluiceController` runs the real :func:`sluice_scaling.policy.decide`.
 - :class:`KedaController` models KEDA's Redis list scaler behind the HPA with
   their documented defaults: KEDA polls every 30 s to activate from zero and
   to deactivate after ``cooldownPeriod`` of an empty list; the HPA syncs every
@@ -20,8 +20,8 @@ from bisect import bisect_left
 from collections import Counter, deque
 
 from sluice.stats import QueueStats
-from sluice_operator.policy import Decision, Observation, PolicyState, decide
-from sluice_operator.spec import ScalingSpec
+from sluice_scaling.policy import Decision, Observation, PolicyState, decide
+from sluice_scaling.spec import ScalingSpec
 
 from .engine import Removal, Sim, SimConfig
 from .snapshot import snapshot

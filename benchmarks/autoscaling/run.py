@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sluice_operator.spec import ScalingSpec
+from sluice_scaling.spec import ScalingSpec
 
 from .controllers import KedaController, OracleController, SluiceController
 from .engine import Controller, Sim, SimConfig

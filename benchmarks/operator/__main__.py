@@ -33,7 +33,7 @@ import kopf
 import redis
 
 from sluice import Queue
-from sluice.redis_server import RedisServer
+from sluice_local.redis_server import RedisServer
 from sluice_operator.handlers import Operator, configure
 
 from . import emulator

@@ -23,7 +23,7 @@ from benchmarks.peers.catalog import REPO_ROOT, PeerSpec
 from benchmarks.peers.driver import AdapterError, Driver
 from benchmarks.peers.ledger import Ledger
 from benchmarks.peers.workloads import WORKLOADS, Bench, Plan, run_rep
-from sluice.redis_server import RedisServer
+from sluice_local.redis_server import RedisServer
 
 CACHE = Path.home() / ".cache" / "sluice-bench"
 # Smoke leaves recovery out: it waits on lease expiry (30 s by default for Sluice).

@@ -19,7 +19,7 @@ import redis
 
 from sluice import AsyncQueue, Queue
 from sluice.protocol import Outcome, Protocol
-from sluice.redis_server import RedisServer
+from sluice_local.redis_server import RedisServer
 
 
 @contextmanager

@@ -21,17 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from .spec import JobQueueSpec, SecretKeyRef
+from sluice_scaling.endpoint import queue_name, redis_url
+from sluice_scaling.resource import API_VERSION, GROUP, KIND
+from sluice_scaling.spec import JobQueueSpec, SecretKeyRef
 
-API_VERSION = "sluice.dev/v1alpha1"
-KIND = "JobQueue"
 CONTAINER = "worker"
 UID = 10001
 CA_DIR = "/etc/sluice/redis-ca"
 CA_FILE = "ca.crt"
-JOBQUEUE_LABEL = "sluice.dev/jobqueue"
+JOBQUEUE_LABEL = f"{GROUP}/jobqueue"
 FIELD_MANAGER = "sluice-operator"
 
 Manifest = dict[str, Any]
@@ -44,20 +43,6 @@ def deployment_name(name: str) -> str:
 def selector_labels(name: str) -> dict[str, str]:
     """The labels that pick a JobQueue's worker pods (immutable once created)."""
     return {JOBQUEUE_LABEL: name}
-
-
-def queue_name(name: str, spec: JobQueueSpec) -> str:
-    """The queue in Redis: ``spec.queueName``, else the JobQueue's own name."""
-    return spec.queue_name or name
-
-
-def redis_url(spec: JobQueueSpec) -> str | None:
-    """The literal URL (None when it comes from a Secret), ``rediss://`` when TLS is on."""
-    url = spec.redis.url
-    if url is None or not spec.redis.tls.enabled:
-        return url
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(scheme="rediss")) if parts.scheme == "redis" else url
 
 
 def render_deployment(

@@ -25,16 +25,18 @@ from typing import Any
 
 import kopf
 
-from . import status as status_mod
-from .kube.api import GROUP, PLURAL, VERSION, KubeApi
-from .kube.config import api_client, connection_info, load_configuration
-from .metrics import OperatorMetrics
-from .reconcile import describe_error
-from .redis_stats import RedisPool, reader_for, resolve_endpoint
-from .scaler import QueueScaler, Step, ensure_deployment
-from .spec import JobQueueSpec, SpecError, parse_spec
+from sluice_scaling.reconcile import describe_error
+from sluice_scaling.resource import GROUP, PLURAL, VERSION
+from sluice_scaling.spec import JobQueueSpec, SpecError, parse_spec
+from sluice_scaling.stats_reader import RedisPool, reader_for, resolve_endpoint
 
-FINALIZER = "sluice.dev/finalizer"
+from . import jobqueue_status as status_mod
+from .kube.api import KubeApi
+from .kube.config import api_client, connection_info, load_configuration
+from .queue_metrics import OperatorMetrics
+from .scaler import QueueScaler, Step, ensure_deployment
+
+FINALIZER = f"{GROUP}/finalizer"
 Key = tuple[str, str]
 
 
@@ -218,9 +220,9 @@ def _warn_recreated(body: kopf.Body) -> None:
 def configure(settings: kopf.OperatorSettings) -> None:
     """Kopf settings: our finalizer and annotations, warnings only as events, no peering."""
     settings.persistence.finalizer = FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="sluice.dev")
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="sluice.dev", key="last-handled-configuration"
+        prefix=GROUP, key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING
     settings.peering.standalone = True

@@ -19,7 +19,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from .handlers import Operator, configure
-from .metrics import OperatorMetrics
+from .queue_metrics import OperatorMetrics
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 

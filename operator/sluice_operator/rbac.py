@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sluice_scaling.resource import GROUP, PLURAL
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -37,8 +39,8 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("sluice.dev", "jobqueues", ("get", "list", "watch", "patch")),
-    Rule("sluice.dev", "jobqueues/status", ("get", "patch")),
+    Rule(GROUP, PLURAL, ("get", "list", "watch", "patch")),
+    Rule(GROUP, f"{PLURAL}/status", ("get", "patch")),
     Rule("apps", "deployments", ("get", "create", "patch")),
     Rule("", "pods", ("list", "patch")),
     Rule("", "secrets", ("get",)),
@@ -49,8 +51,8 @@ RULES: tuple[Rule, ...] = (
 
 # Granted but not exercised by the emulator tests, with the reason.
 CONDITIONAL: dict[tuple[str, str, str], str] = {
-    ("sluice.dev", "jobqueues", "get"): "kubectl-style re-reads; Kopf's watch covers the loop",
-    ("sluice.dev", "jobqueues/status", "get"): "reading status back; the loop keeps its own copy",
+    (GROUP, PLURAL, "get"): "kubectl-style re-reads; Kopf's watch covers the loop",
+    (GROUP, f"{PLURAL}/status", "get"): "reading status back; the loop keeps its own copy",
     ("", "namespaces", "list"): "only with namespace globs",
     ("", "namespaces", "watch"): "only with namespace globs",
     ("apiextensions.k8s.io", "customresourcedefinitions", "list"): "Kopf, cluster-wide",

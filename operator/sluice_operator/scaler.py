@@ -2,7 +2,7 @@
 
 A :class:`QueueScaler` lives as long as the JobQueue's Kopf daemon. Each
 :meth:`~QueueScaler.step` (blocking; the daemon runs it in a thread) ticks the
-:class:`~sluice_operator.reconcile.Reconciler` against the queue's Redis and
+:class:`~sluice_scaling.reconcile.Reconciler` against the queue's Redis and
 the worker Deployment, re-creates the Deployment if someone deleted it, writes
 the queue's job settings once per spec, and patches the status only when it
 changed. It returns what happened; the daemon turns that into events and
@@ -19,15 +19,21 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from sluice.stats import QueueStats
+from sluice_scaling.policy import PolicyState
+from sluice_scaling.reconcile import Reconciler, Tick, describe_error
+from sluice_scaling.spec import JobQueueSpec
+from sluice_scaling.stats_reader import (
+    QueueReader,
+    RedisPool,
+    job_settings,
+    reader_for,
+    resolve_endpoint,
+)
 
-from . import status as status_mod
+from . import jobqueue_status as status_mod
 from .deployment import deployment_name, render_deployment
 from .kube.actuator import DeploymentMissing, KubeActuator
 from .kube.api import KubeApi
-from .policy import PolicyState
-from .reconcile import Reconciler, Tick, describe_error
-from .redis_stats import RedisPool, RedisStatsReader, job_settings, reader_for, resolve_endpoint
-from .spec import JobQueueSpec
 
 
 @dataclass(frozen=True)
@@ -72,9 +78,9 @@ class SecretBackedReader:
     ) -> None:
         self.api, self.pool = api, pool
         self.namespace, self.name, self.spec = namespace, name, spec
-        self._reader: RedisStatsReader | None = None
+        self._reader: QueueReader | None = None
 
-    def connected(self) -> RedisStatsReader:
+    def connected(self) -> QueueReader:
         if self._reader is None:
             read = self._read_secret
             endpoint = resolve_endpoint(self.namespace, self.spec, read)

@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from scripts import gen_reference, render_manifests
 
 from sluice.worker.metrics import WorkerMetrics
-from sluice_operator.metrics import OperatorMetrics
+from sluice_operator.queue_metrics import OperatorMetrics
 
 SOURCE_CRD = ROOT / "crds" / "jobqueues.sluice.dev.yaml"
 DASHBOARD = CHART / "dashboards" / "sluice.json"

@@ -30,7 +30,7 @@ from tests.pod_security import assert_restricted, pod_specs
 from sluice_operator import rbac
 from sluice_operator.deployment import render_deployment
 from sluice_operator.main import namespaces, parse_args
-from sluice_operator.spec import parse_spec
+from sluice_scaling.spec import parse_spec
 
 LONG_RELEASE = "a-release-name-that-is-exactly-fifty-three-characters"
 EVERYTHING = {

@@ -16,7 +16,7 @@ from chart_tools import ROOT, kube_versions, validate
 from tests.pod_security import assert_restricted, restricted_violations
 
 from sluice_operator.deployment import render_deployment
-from sluice_operator.spec import parse_spec
+from sluice_scaling.spec import parse_spec
 
 GOOD: dict[str, Any] = {
     "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},

@@ -21,7 +21,7 @@ from crd_tools import (
     spec_schema,
 )
 
-from sluice_operator.spec import SpecError, parse_spec
+from sluice_scaling.spec import SpecError, parse_spec
 
 BASE: dict[str, Any] = {
     "redis": {"url": "redis://redis.queues.svc:6379/0"},

@@ -17,7 +17,7 @@ from crd_tools import apply_defaults, spec_schema
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from sluice_operator.spec import JobQueueSpec
+from sluice_scaling.spec import JobQueueSpec
 
 # Constraints the CRD adds where the model checks in a validator: the url's
 # scheme is checked by RedisSpec's validator.

@@ -13,9 +13,9 @@ import pytest
 from crd_tools import root_schema, schema_errors
 
 from sluice.stats import Priority, QueueStats, WorkerInfo
-from sluice_operator.policy import Decision
-from sluice_operator.reconcile import ReplicaCount, Tick
-from sluice_operator.status import invalid_spec_status, tick_status
+from sluice_operator.jobqueue_status import invalid_spec_status, tick_status
+from sluice_scaling.policy import Decision
+from sluice_scaling.reconcile import ReplicaCount, Tick
 
 T0 = 1_800_000_000.0
 

@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 from crd_tools import cel_rules, load_crd, root_schema, walk
 
-import sluice_operator.status as written
+import sluice_operator.jobqueue_status as written
 
 # Fields whose subtree is an embedded Kubernetes type (or Kopf's own storage).
 PRESERVED = {

@@ -25,7 +25,7 @@ Line = dict[str, Any]
 def write_spec(path: Path, name: str, **overrides: Any) -> Path:
     """A JobQueue for the demo tasks with windows short enough for a test."""
     spec: dict[str, Any] = {
-        "worker": {"image": "img", "tasks": "sluice.demo:tasks", "concurrency": 4,
+        "worker": {"image": "img", "tasks": "sluice.demo_tasks:tasks", "concurrency": 4,
                    "terminationGracePeriodSeconds": 10},
         "jobs": {"timeoutSeconds": 5, "leaseSeconds": 2, "backoff": {"baseSeconds": 0.2}},
         "scaling": {"minReplicas": 0, "maxReplicas": 6, "pollingIntervalSeconds": 1,

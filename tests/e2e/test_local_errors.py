@@ -19,7 +19,7 @@ SPEC = """apiVersion: sluice.dev/v1alpha1
 kind: JobQueue
 metadata: {name: broken}
 spec:
-  worker: {image: img, tasks: "sluice.demo:tasks"}
+  worker: {image: img, tasks: "sluice.demo_tasks:tasks"}
   scaling: {minReplicas: 4, maxReplicas: 2}
 """
 

@@ -18,7 +18,7 @@ import redis
 from local_up import UpProcess, children_of, worker_id_of, write_spec
 
 from sluice import Queue
-from sluice_operator.local.embedded_redis import port_is_free
+from sluice_local.embedded_redis import port_is_free
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 

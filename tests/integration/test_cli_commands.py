@@ -15,7 +15,7 @@ import pytest
 from sluice import JobSettings, Queue
 from sluice.cli import COMMANDS, main
 from sluice.protocol import Outcome
-from sluice.redis_server import free_port
+from sluice_local.redis_server import free_port
 
 Q = "cliq"
 

@@ -25,7 +25,7 @@ import redis.cluster
 
 from sluice import AsyncQueue, Queue
 from sluice.protocol import Outcome
-from sluice.redis_server import RedisServer, find_redis_server, free_port
+from sluice_local.redis_server import RedisServer, find_redis_server, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
@@ -191,8 +191,8 @@ def test_a_worker_process_in_cluster_mode_drains_a_queue(
 def test_the_operator_reads_a_cluster_queue_through_its_pool(
     cluster: redis.cluster.RedisCluster, cluster_ports: list[int]
 ) -> None:
-    from sluice_operator.redis_stats import RedisPool, reader_for, resolve_endpoint
-    from sluice_operator.spec import parse_spec
+    from sluice_scaling.spec import parse_spec
+    from sluice_scaling.stats_reader import RedisPool, reader_for, resolve_endpoint
 
     spec = parse_spec({
         "redis": {"url": f"redis://127.0.0.1:{cluster_ports[0]}/0", "cluster": True},

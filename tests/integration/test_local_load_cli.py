@@ -76,10 +76,10 @@ def test_load_rejects_bad_flags(redis_url: str, flags: list[str], match: str) ->
 def test_up_without_the_local_extra_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import sluice_operator.local
+    import sluice_local
 
-    monkeypatch.setitem(sys.modules, "sluice_operator.local.cli", None)  # import fails
-    monkeypatch.delattr(sluice_operator.local, "cli", raising=False)
+    monkeypatch.setitem(sys.modules, "sluice_local.cli", None)  # import fails
+    monkeypatch.delattr(sluice_local, "cli", raising=False)
     args = parser().parse_args(["up", "-f", str(tmp_path / "q.yaml")])
     assert args.func(args) == 1
     assert "pip install 'sluice-queue[local]'" in capsys.readouterr().err

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 import redis
 
-from sluice.redis_server import RedisServer
-from sluice_operator.local.embedded_redis import (
+from sluice_local.embedded_redis import (
     DataDirBusy,
     LocalRedis,
     choose_url,
     default_data_dir,
     port_is_free,
 )
+from sluice_local.redis_server import RedisServer
 
 
 def test_default_data_dir_follows_xdg(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import redis
 
+from sluice.job_settings import JobSettings
 from sluice.protocol import Claimed, Extended, NewJob, Outcome, Protocol, ops
-from sluice.settings import JobSettings
 
 
 @pytest.fixture

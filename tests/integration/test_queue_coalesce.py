@@ -9,7 +9,7 @@ import pytest
 import redis.exceptions
 
 from sluice import AsyncQueue, JobSettings, QueueFull
-from sluice.redis_server import free_port
+from sluice_local.redis_server import free_port
 
 
 @pytest.fixture

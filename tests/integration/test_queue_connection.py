@@ -12,7 +12,7 @@ import redis
 
 from sluice import Queue, SluiceError
 from sluice.connection import connect, redact
-from sluice.redis_server import RedisServer, RedisServerError, free_port
+from sluice_local.redis_server import RedisServer, RedisServerError, free_port
 
 SECRET = "s3cr3t-Pa55"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import redis
 
-from sluice.redis_server import RedisServer, find_redis_server
+from sluice_local.redis_server import RedisServer, find_redis_server
 
 
 def test_fixture_server_round_trips(redis_client: redis.Redis) -> None:

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from worker_helpers import QUEUE, running, until, worker
 
 from sluice import AsyncQueue, JobSettings
-from sluice.redis_server import RedisServer, free_port
 from sluice.tasks import JobContext, Tasks
+from sluice_local.redis_server import RedisServer, free_port
 
 JOBS = 300
 Check = Callable[[], Awaitable[bool]]

@@ -19,9 +19,9 @@ from worker_helpers import QUEUE, running, settled, until, worker
 
 from sluice import AsyncQueue, Fail, JobSettings, Retry
 from sluice.protocol import NewJob, ops
-from sluice.redis_server import RedisServer
 from sluice.tasks import JobContext, Tasks
 from sluice.worker import Worker
+from sluice_local.redis_server import RedisServer
 
 FAST = JobSettings(lease_s=1, backoff_base_s=0.05, backoff_cap_s=0.2, max_attempts=3)
 

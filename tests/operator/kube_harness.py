@@ -41,7 +41,7 @@ import yaml
 
 from sluice_operator.handlers import Operator
 from sluice_operator.main import operator_settings
-from sluice_operator.metrics import OperatorMetrics
+from sluice_operator.queue_metrics import OperatorMetrics
 
 CRD = Path(__file__).parents[2] / "crds" / "jobqueues.sluice.dev.yaml"
 NS = "default"

@@ -10,7 +10,7 @@ import redis
 from kube_harness import NS, Cluster, eventually, jobqueue
 
 from sluice import Queue
-from sluice.redis_server import RedisServer
+from sluice_local.redis_server import RedisServer
 
 PASSWORD = "s3cret-pw-do-not-show"
 

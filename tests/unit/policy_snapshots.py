@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sluice.stats import BUCKETS, Counters, Histogram, Priority, QueueStats, WorkerInfo
-from sluice_operator.policy import Observation
-from sluice_operator.spec import ScalingSpec
+from sluice_scaling.policy import Observation
+from sluice_scaling.spec import ScalingSpec
 
 T0 = 1_700_000_000.0  # Redis TIME of the first snapshot
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sluice import backoff
-from sluice.settings import JobSettings
+from sluice.job_settings import JobSettings
 
 attempts = st.integers(min_value=1, max_value=10_000)
 bases = st.floats(min_value=0.001, max_value=100)

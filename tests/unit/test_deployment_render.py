@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sluice_operator.deployment import CA_DIR, CA_FILE, render_deployment
-from sluice_operator.spec import JobQueueSpec, parse_spec
+from sluice_scaling.spec import JobQueueSpec, parse_spec
 
 WORKER = {"image": "registry.example/app:1", "tasks": "app.tasks:tasks", "concurrency": 8}
 

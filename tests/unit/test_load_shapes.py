@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sluice.load import (
+from sluice.loadgen import (
     Progress,
     Shape,
     batches,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sluice_operator.local.cli import UpOptions, default_worker_argv, make_output, up, worker_env
-from sluice_operator.local.manifest import parse_manifest
+from sluice_local.cli import UpOptions, default_worker_argv, make_output, up, worker_env
+from sluice_local.manifest import parse_manifest
 
 SPEC = """
 apiVersion: sluice.dev/v1alpha1

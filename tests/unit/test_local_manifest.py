@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sluice_operator.local.manifest import ManifestError, load_manifest, parse_manifest
+from sluice_local.manifest import ManifestError, load_manifest, parse_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,6 +101,6 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 def test_shipped_demo_manifest_is_valid() -> None:
     m = load_manifest(ROOT / "manifests" / "examples" / "demo.yaml")
-    assert m.spec.worker.tasks == "sluice.demo:tasks"
+    assert m.spec.worker.tasks == "sluice.demo_tasks:tasks"
     assert m.spec.scaling.min_replicas == 0
     assert m.spec.scaling.idle_seconds_before_zero <= 30  # the demo returns to zero quickly

@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 
 from sluice.stats import WorkerInfo
-from sluice_operator.local.processes import (
+from sluice_local.processes import (
     BACKOFF_CAP_S,
     Child,
     ProcessActuator,
     pick_idle_first,
     restart_pause,
 )
-from sluice_operator.policy import Decision
 
 # Stands in for `sluice worker`: says who it is, drains for 0.1 s on SIGTERM.
 FAKE_WORKER = """
@@ -35,7 +34,6 @@ while True:
 """
 CRASHING = "import sys; print('boom: bad tasks module', flush=True); sys.exit(3)"
 STUBBORN = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)"
-DECISION = Decision(replicas=0, term="test", reason="test")
 
 
 def child(seq: int) -> Child:
@@ -95,7 +93,7 @@ def test_scale_up_starts_named_children_with_env(
     make: Callable[..., ProcessActuator], tmp_path: Path
 ) -> None:
     act = make()
-    act.scale(3, DECISION, ())
+    act.scale(3, ())
     assert act.running == ("local-1", "local-2", "local-3")
     assert act.current().desired == 3
     wait_started(act, tmp_path)
@@ -105,7 +103,7 @@ def test_scale_up_starts_named_children_with_env(
 
 def test_ready_counts_children_seen_in_heartbeats(make: Callable[..., ProcessActuator]) -> None:
     act = make()
-    act.scale(2, DECISION, ())
+    act.scale(2, ())
     assert act.current().ready == 0
     act.observe((WorkerInfo("local-2", 0, 5, 1.0), WorkerInfo("elsewhere", 0, 5, 1.0)))
     assert act.current().ready == 1
@@ -115,11 +113,11 @@ def test_scale_down_stops_idle_workers_and_lets_them_drain(
     make: Callable[..., ProcessActuator], tmp_path: Path
 ) -> None:
     act = make()
-    act.scale(3, DECISION, ())
+    act.scale(3, ())
     wait_started(act, tmp_path)
     beats = (WorkerInfo("local-1", 2, 5, 1.0), WorkerInfo("local-2", 0, 5, 1.0),
              WorkerInfo("local-3", 4, 5, 1.0))  # fmt: skip
-    act.scale(1, DECISION, beats)
+    act.scale(1, beats)
     assert act.running == ("local-3",)  # the busiest stays
     assert set(act.stopping) == {"local-1", "local-2"}
     wait_for(lambda: not act.stopping, act)
@@ -131,7 +129,7 @@ def test_scale_down_stops_idle_workers_and_lets_them_drain(
 
 def test_a_killed_worker_is_replaced(make: Callable[..., ProcessActuator]) -> None:
     act = make()
-    act.scale(2, DECISION, ())
+    act.scale(2, ())
     victim = act._running["local-1"].proc
     victim.send_signal(signal.SIGKILL)
     wait_for(lambda: "local-3" in act.running, act)
@@ -142,7 +140,7 @@ def test_a_killed_worker_is_replaced(make: Callable[..., ProcessActuator]) -> No
 
 def test_crash_loop_backs_off_and_reports_last_line(make: Callable[..., ProcessActuator]) -> None:
     act = make(CRASHING)
-    act.scale(1, DECISION, ())
+    act.scale(1, ())
     wait_for(lambda: len(act._exits) >= 2, act)
     exits = act.take_exits()
     assert exits[0].last_line == "boom: bad tasks module"
@@ -158,7 +156,7 @@ def test_crash_loop_backs_off_and_reports_last_line(make: Callable[..., ProcessA
 
 def test_shutdown_drains_and_kills_the_stubborn(make: Callable[..., ProcessActuator]) -> None:
     act = make(STUBBORN, grace_s=0.5)
-    act.scale(2, DECISION, ())
+    act.scale(2, ())
     time.sleep(0.3)  # let them install the SIGTERM-ignoring handler
     began = time.monotonic()
     exits = act.shutdown()
@@ -172,7 +170,7 @@ def test_shutdown_drains_and_kills_the_stubborn(make: Callable[..., ProcessActua
 
 def test_replica_seconds_accumulate_running_time(make: Callable[..., ProcessActuator]) -> None:
     act = make()
-    act.scale(2, DECISION, ())
+    act.scale(2, ())
     time.sleep(0.5)
     act.supervise()
     assert 0.8 <= act.accounting.replica_seconds <= 3.0
@@ -186,7 +184,7 @@ def test_a_worker_that_ran_a_while_is_replaced_at_once(tmp_path: Path) -> None:
         clock=lambda: now[0],
     )  # fmt: skip
     try:
-        act.scale(1, DECISION, ())
+        act.scale(1, ())
         now[0] = 60.0  # it has run for a minute
         act._running["local-1"].proc.kill()
         act._running["local-1"].proc.wait()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sluice.redis_server import RedisServerError
-from sluice_operator.local.embedded_redis import LocalRedis
+from sluice_local.embedded_redis import LocalRedis
+from sluice_local.redis_server import RedisServerError
 
 
 class Server:

@@ -7,11 +7,11 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from sluice.stats import Counters, Priority, QueueStats
-from sluice_operator.local.processes import ProcessActuator, WorkerExit
-from sluice_operator.local.session import RunLimits, Session
-from sluice_operator.local.status import Status, Summary
-from sluice_operator.policy import Decision
-from sluice_operator.reconcile import Reconciler, ReplicaCount, Tick
+from sluice_local.processes import ProcessActuator, WorkerExit
+from sluice_local.session import RunLimits, Session
+from sluice_local.status import Status, Summary
+from sluice_scaling.policy import Decision
+from sluice_scaling.reconcile import Reconciler, ReplicaCount, Tick
 
 
 def snap(t: float, backlog: int = 0, done: int = 0) -> QueueStats:

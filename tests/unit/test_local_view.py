@@ -8,11 +8,11 @@ import json
 from rich.console import Console
 
 from sluice.stats import BUCKETS, Counters, Histogram, Priority, QueueStats
-from sluice_operator.local.processes import WorkerExit
-from sluice_operator.local.status import Replicas, is_idle, quantile, status_of, summarize
-from sluice_operator.local.view import BARS, History, JsonView, PlainView, render, sparkline
-from sluice_operator.policy import Decision
-from sluice_operator.reconcile import ReplicaCount, Tick
+from sluice_local.processes import WorkerExit
+from sluice_local.status import Replicas, is_idle, quantile, status_of, summarize
+from sluice_local.view import BARS, History, JsonView, PlainView, render, sparkline
+from sluice_scaling.policy import Decision
+from sluice_scaling.reconcile import ReplicaCount, Tick
 
 REPLICAS = Replicas(running=2, desired=4, ready=1, stopping=0)
 

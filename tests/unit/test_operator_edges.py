@@ -10,9 +10,9 @@ from sluice.stats import WorkerInfo
 from sluice_operator.handlers import Operator
 from sluice_operator.kube.actuator import UNREPORTED_COST, deletion_costs
 from sluice_operator.main import namespaces, parse_args
-from sluice_operator.redis_stats import Endpoint, RedisPool, job_settings, resolve_endpoint
 from sluice_operator.scaler import seed_state
-from sluice_operator.spec import parse_spec
+from sluice_scaling.spec import parse_spec
+from sluice_scaling.stats_reader import Endpoint, RedisPool, job_settings, resolve_endpoint
 
 WORKER = {"image": "img", "tasks": "app.tasks:tasks"}
 SECRETS = {

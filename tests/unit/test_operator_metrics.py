@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sluice.stats import Priority, QueueStats
-from sluice_operator.metrics import OperatorMetrics
-from sluice_operator.policy import Decision
-from sluice_operator.reconcile import ReplicaCount, Tick
+from sluice_operator.queue_metrics import OperatorMetrics
+from sluice_scaling.policy import Decision
+from sluice_scaling.reconcile import ReplicaCount, Tick
 
 
 def tick(*, stats: bool, scaled_from: int | None, target: int) -> Tick:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from policy_snapshots import spec
 
-from sluice_operator.policy.bounds import (
+from sluice_scaling.policy.bounds import (
     activation,
     clamp,
     idle,
@@ -14,7 +14,7 @@ from sluice_operator.policy.bounds import (
     stabilise,
     step,
 )
-from sluice_operator.policy.terms import Term
+from sluice_scaling.policy.terms import Term
 
 
 def term(n: int, name: str = "arrival") -> Term:

@@ -9,8 +9,8 @@ import pytest
 from policy_snapshots import T0, obs, snap, spec, steady
 
 from sluice.stats import QueueStats
-from sluice_operator.policy import Decision, PolicyState, decide
-from sluice_operator.spec import ScalingSpec
+from sluice_scaling.policy import Decision, PolicyState, decide
+from sluice_scaling.spec import ScalingSpec
 
 
 def drive(

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from policy_snapshots import T0, obs, snap, spec
 
 from sluice.stats import QueueStats
-from sluice_operator.policy import Decision, PolicyState, decide
-from sluice_operator.spec import ScalingSpec
+from sluice_scaling.policy import Decision, PolicyState, decide
+from sluice_scaling.spec import ScalingSpec
 
 
 @dataclass(frozen=True)

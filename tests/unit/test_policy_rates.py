@@ -6,7 +6,7 @@ import pytest
 from policy_snapshots import snap
 
 from sluice.stats import QueueStats
-from sluice_operator.policy.rates import (
+from sluice_scaling.policy.rates import (
     MAX_RATE_WINDOW_S,
     RATE_WINDOW_S,
     measure,

@@ -6,8 +6,8 @@ import pytest
 from policy_snapshots import obs, snap, spec
 
 from sluice.stats import QueueStats
-from sluice_operator.policy.rates import Rates
-from sluice_operator.policy.terms import (
+from sluice_scaling.policy.rates import Rates
+from sluice_scaling.policy.terms import (
     age,
     arrival,
     backlog,

@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis.crc import key_slot
 
+from sluice.job_settings import JobSettings
 from sluice.protocol.keys import MAX_ID_LENGTH, QueueKeys, check_job_id
 from sluice.protocol.stats_reply import parse
-from sluice.settings import JobSettings
 from sluice.stats import BUCKETS, Priority
 
 names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,40}", fullmatch=True)

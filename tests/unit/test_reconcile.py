@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from sluice.stats import Counters, Priority, QueueStats, WorkerInfo
-from sluice_operator.policy import Decision
-from sluice_operator.reconcile import Reconciler, ReplicaCount, describe_error
-from sluice_operator.spec import JobQueueSpec, parse_spec
+from sluice_scaling.reconcile import Reconciler, ReplicaCount, describe_error
+from sluice_scaling.spec import JobQueueSpec, parse_spec
 
 BASE = {
     "redis": {"url": "redis://localhost:6379/0"},
@@ -45,7 +44,7 @@ class Actuator:
     def current(self) -> ReplicaCount:
         return ReplicaCount(self.desired, self.desired)
 
-    def scale(self, replicas: int, decision: Decision, workers: tuple[WorkerInfo, ...]) -> None:
+    def scale(self, replicas: int, workers: tuple[WorkerInfo, ...]) -> None:
         if self.fail:
             raise RuntimeError("api down")
         self.calls.append((replicas, workers))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sluice_operator.spec import SpecError, parse_spec
+from sluice_scaling.spec import SpecError, parse_spec
 
 MINIMAL: dict[str, Any] = {
     "redis": {"url": "redis://redis:6379/0"},

@@ -7,9 +7,7 @@ from typing import Any
 import pytest
 
 from sluice.stats import Priority, QueueStats, WorkerInfo
-from sluice_operator.policy import Decision
-from sluice_operator.reconcile import ReplicaCount, Tick
-from sluice_operator.status import (
+from sluice_operator.jobqueue_status import (
     CONDITION_FIELDS,
     CONDITION_TYPES,
     Condition,
@@ -20,6 +18,8 @@ from sluice_operator.status import (
     tick_status,
     timestamp,
 )
+from sluice_scaling.policy import Decision
+from sluice_scaling.reconcile import ReplicaCount, Tick
 
 T0 = 1_800_000_000.0
 

@@ -5,14 +5,13 @@ enqueue. It never imports Kopf or a Kubernetes client, so the worker image
 stays slim; the operator lives in :mod:`sluice_operator`.
 """
 
+from sluice._version import __version__
 from sluice.errors import Fail, JobNotFound, QueueFull, Retry, SluiceError
+from sluice.job_settings import JobSettings
 from sluice.jobinfo import JobInfo
 from sluice.queue import AsyncQueue, Queue
-from sluice.settings import JobSettings
 from sluice.stats import Priority, QueueStats
 from sluice.tasks import JobContext, Tasks
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AsyncQueue",

@@ -16,13 +16,13 @@ from typing import Any, TypeAlias
 from sluice import codec, jobinfo
 from sluice.coalesce import EnqueueBatcher
 from sluice.connection import connect
+from sluice.job_settings import JobSettings
 from sluice.jobinfo import JobInfo
 from sluice.protocol import ops
 from sluice.protocol.client import AsyncProtocol, Protocol
 from sluice.protocol.keys import QueueKeys, check_job_id
 from sluice.protocol.messages import NewJob
 from sluice.protocol.scripts import AsyncClient, SyncClient
-from sluice.settings import JobSettings
 from sluice.stats import Priority, QueueStats
 
 BATCH = 500  # jobs per enqueue script call

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import _common as c
 
 import sluice
-from sluice.settings import JobSettings
+from sluice.job_settings import JobSettings
 from sluice.tasks import Tasks
 
 

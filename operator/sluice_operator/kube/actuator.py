@@ -13,10 +13,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sluice.stats import WorkerInfo
+from sluice_scaling.reconcile import ReplicaCount
 
 from ..deployment import deployment_name, selector_labels
-from ..policy import Decision
-from ..reconcile import ReplicaCount
 from .api import KubeApi, NotFound
 
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
@@ -75,7 +74,7 @@ class KubeActuator:
         self._last = ReplicaCount(replicas, int(status.get("readyReplicas") or 0))
         return self._last
 
-    def scale(self, replicas: int, decision: Decision, workers: tuple[WorkerInfo, ...]) -> None:
+    def scale(self, replicas: int, workers: tuple[WorkerInfo, ...]) -> None:
         before = self._last if self._last is not None else self.current()
         if replicas < before.desired:
             self.protect_busy(workers)

@@ -17,9 +17,10 @@ from typing import Any
 import kubernetes.client
 from kubernetes.client.exceptions import ApiException
 
+from sluice_scaling.resource import GROUP, PLURAL, VERSION
+
 from ..deployment import FIELD_MANAGER
 
-GROUP, VERSION, PLURAL = "sluice.dev", "v1alpha1", "jobqueues"
 MERGE = "application/merge-patch+json"
 APPLY = "application/apply-patch+yaml"  # JSON is valid YAML
 AUTOSCALER = "sluice-autoscaler"  # field manager of spec.replicas, apart from the rendering

@@ -3,6 +3,10 @@
 Each module in :data:`COMMANDS` has ``register(subparsers, common)``, adding
 its parser (with ``common``, the shared ``--redis-url``/``--queue`` options, as
 a parent) and a ``func(args) -> int``. Adding a subcommand is one line here.
+Commands that need more than the queue library (``sluice up``, the dashboard)
+live in their own packages and register a ``register`` function in the
+``sluice.commands`` entry-point group: this package never imports them, so the
+worker image needs none of their dependencies.
 Exit codes: 0 ok, 1 the operation failed (queue full, job not found), 2 usage
 or validation error, 3 Redis unreachable.
 """
@@ -12,7 +16,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from importlib.metadata import entry_points
+from typing import Any
 
 import redis.exceptions
 
@@ -33,7 +39,6 @@ COMMANDS = [
     "sluice.cli.info",
     "sluice.cli.job",
     "sluice.cli.dlq",
-    "sluice.cli.up",
     "sluice.cli.load",
 ]
 
@@ -49,7 +54,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(name).register(sub, common)
+    for register in plugin_commands():
+        register(sub, common)
     return parser
+
+
+PLUGIN_GROUP = "sluice.commands"
+
+
+def plugin_commands() -> Iterator[Callable[[Any, argparse.ArgumentParser], None]]:
+    """The ``register`` functions other packages declare in :data:`PLUGIN_GROUP`, by name.
+
+    A checkout with an editable install sees its metadata twice (the venv's and
+    the ``*.egg-info`` beside the sources): the first of each name wins.
+    """
+    seen: dict[str, Callable[[Any, argparse.ArgumentParser], None]] = {}
+    for point in entry_points(group=PLUGIN_GROUP):
+        if point.name not in seen:
+            seen[point.name] = point.load()
+    yield from (seen[name] for name in sorted(seen))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,9 +1,9 @@
 """``sluice load``: put jobs on a queue at a steady rate, in steps, as a spike or from a trace.
 
-The shapes and the pacing are :mod:`sluice.load`; this module only turns flags
+The shapes and the pacing are :mod:`sluice.loadgen`; this module only turns flags
 into a shape and shows progress: a line redrawn in place on a terminal, one
 JSON object per second with ``--json``. Jobs default to the demo task shipped
-with Sluice (``sluice.demo:tasks``), so a demo needs no code of its own.
+with Sluice (``sluice.demo_tasks:tasks``), so a demo needs no code of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
-from sluice import load
+from sluice import loadgen
 from sluice.cli.common import EXIT_OK, open_queue
 
 EPILOG = """Shapes: --rate R for --duration S (steady, the default); --steps R:S,R:S,...
@@ -45,15 +45,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-def shape_from(args: argparse.Namespace) -> load.Shape:
+def shape_from(args: argparse.Namespace) -> loadgen.Shape:
     """The shape the flags describe (ValueError, exit 2, when they make no sense)."""
     if args.steps:
-        return load.steps([_step(part) for part in args.steps.split(",") if part.strip()])
+        return loadgen.steps([_step(part) for part in args.steps.split(",") if part.strip()])
     if args.spike is not None:
-        return load.spike(args.rate, args.spike, args.at, args.width, args.duration)
+        return loadgen.spike(args.rate, args.spike, args.at, args.width, args.duration)
     if args.trace is not None:
-        return load.load_trace(args.trace)
-    return load.steady(args.rate, args.duration)
+        return loadgen.load_trace(args.trace)
+    return loadgen.steady(args.rate, args.duration)
 
 
 def _step(text: str) -> tuple[float, float]:
@@ -70,7 +70,7 @@ class _Progress:
         self._out, self._json, self._last = out, json_lines, -1.0
         self._tty = out.isatty()
 
-    def __call__(self, p: load.Progress) -> None:
+    def __call__(self, p: loadgen.Progress) -> None:
         if p.elapsed - self._last < 1.0 and p.elapsed < p.duration:
             return
         self._last = p.elapsed
@@ -87,12 +87,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ValueError(f"payload is not valid JSON: {exc}") from None
     shape = shape_from(args)
-    job = load.payload_job(args.task, payload, priority=args.priority)
+    job = loadgen.payload_job(args.task, payload, priority=args.priority)
     out = sys.stdout
     if not args.json:
-        print(f"sluice load: {load.describe(shape)} to queue {args.queue!r}", file=out)
+        print(f"sluice load: {loadgen.describe(shape)} to queue {args.queue!r}", file=out)
     with open_queue(args) as queue:
-        sent = load.run_load(
+        sent = loadgen.run_load(
             queue, shape, job, stop=threading.Event(), on_progress=_Progress(out, args.json)
         )
     if args.json:

@@ -10,12 +10,12 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
+from sluice.job_settings import JobSettings
 from sluice.protocol import ops
 from sluice.protocol.keys import QueueKeys
 from sluice.protocol.messages import Claimed, ClaimResult, Extended, Outcome
 from sluice.protocol.scripts import NAMES, Arg, AsyncClient, SyncClient, script
 from sluice.protocol.stats_reply import stats as stats_call
-from sluice.settings import JobSettings
 from sluice.stats import QueueStats
 
 T = TypeVar("T")

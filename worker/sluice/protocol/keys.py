@@ -16,7 +16,7 @@ key                    type    holds
 ``q:{N}:leases``       zset    id -> lease deadline (ms): running jobs
 ``q:{N}:dead``         zset    id -> time dead-lettered (ms)
 ``q:{N}:stats``        hash    monotonic counters, histogram buckets and sums
-``q:{N}:config``       hash    :class:`sluice.settings.JobSettings` fields
+``q:{N}:config``       hash    :class:`sluice.job_settings.JobSettings` fields
 ``q:{N}:wake``         list    tokens an idle worker blocks on (BLPOP)
 ``q:{N}:workers``      zset    worker id -> heartbeat expiry (ms)
 ``q:{N}:winfo``        hash    worker id -> "busy slots seen_ms"

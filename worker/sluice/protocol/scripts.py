@@ -4,7 +4,7 @@ Each script is the generated constants (histogram bounds, setting defaults),
 the bindings of the keys it declares on its ``-- KEYS:`` line, then
 ``lua/_lib.lua`` (shared steps), ``lua/_jobs.lua`` when it says ``-- uses:
 jobs``, and the operation's own file. Generating the constants from
-:data:`sluice.stats.BUCKETS` and :class:`sluice.settings.JobSettings` keeps
+:data:`sluice.stats.BUCKETS` and :class:`sluice.job_settings.JobSettings` keeps
 Python and Lua from drifting apart. A script gets only the keys it touches, and
 only the shared code it calls: on the hot paths (enqueue, claim, finish) every
 argument and every function definition costs server time per call.
@@ -26,8 +26,8 @@ import redis.asyncio.cluster
 import redis.cluster
 from redis.exceptions import NoScriptError
 
+from sluice.job_settings import JobSettings
 from sluice.protocol.keys import KEY_NAMES
-from sluice.settings import JobSettings
 from sluice.stats import BUCKETS
 
 SyncClient = redis.Redis | redis.cluster.RedisCluster

@@ -13,8 +13,8 @@ from typing import Any
 
 from sluice import codec
 from sluice.errors import Fail, Retry
+from sluice.job_settings import JobSettings
 from sluice.protocol import Claimed, Outcome
-from sluice.settings import JobSettings
 
 # Dead-letter reasons the worker gives (the scripts add max_attempts and lease_expired).
 BAD_PAYLOAD = "bad_payload"

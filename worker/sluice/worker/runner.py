@@ -31,9 +31,9 @@ from typing import Any
 from sluice import codec
 from sluice.connection import connect, redact
 from sluice.errors import SluiceError
+from sluice.job_settings import JobSettings
 from sluice.protocol import AsyncProtocol, Claimed, Extended, Outcome
 from sluice.protocol.scripts import AsyncClient
-from sluice.settings import JobSettings
 from sluice.tasks import JobContext, Task, Tasks, load_tasks
 from sluice.worker import outcomes
 from sluice.worker.cancel import cancel_and_wait

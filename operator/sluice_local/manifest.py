@@ -1,6 +1,6 @@
 """Read a JobQueue YAML file for ``sluice up``, validated by the operator's own spec model.
 
-The file is the one ``kubectl apply`` takes, and :func:`sluice_operator.spec.parse_spec`
+The file is the one ``kubectl apply`` takes, and :func:`sluice_scaling.spec.parse_spec`
 judges its spec, so a mistake gets the same answer locally as in a cluster.
 Every problem names the file, the field and the reason; the CLI exits with
 code 2 (usage/validation error) on a :class:`ManifestError`.
@@ -20,10 +20,9 @@ from typing import Any
 
 import yaml
 
-from sluice_operator.spec import JobQueueSpec, SpecError, parse_spec
+from sluice_scaling.resource import API_VERSION, KIND
+from sluice_scaling.spec import JobQueueSpec, SpecError, parse_spec
 
-API_VERSION = "sluice.dev/v1alpha1"
-KIND = "JobQueue"
 EXIT_CODE = 2  # the sluice CLI's code for usage and validation errors
 # metadata.name names the worker Deployment in a cluster: a DNS-1123 subdomain.
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")

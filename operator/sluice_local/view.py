@@ -1,6 +1,6 @@
 """How ``sluice up`` shows a queue: a live terminal panel, plain lines, or JSON lines.
 
-Every view takes the same :class:`~sluice_operator.local.status.Status` per
+Every view takes the same :class:`~sluice_local.status.Status` per
 poll. The live panel (rich) redraws in place: queue figures, replicas against
 the desired count with the decision's reason, and sparklines of the backlog
 and the replicas over the last polls. Without a terminal the view falls back

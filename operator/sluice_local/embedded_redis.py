@@ -29,7 +29,7 @@ from typing import IO, Literal
 
 import redis
 
-from sluice.redis_server import RedisServer, RedisServerError, free_port
+from sluice_local.redis_server import RedisServer, RedisServerError, free_port
 
 from .processes import restart_pause
 

@@ -1,6 +1,6 @@
 """Demo tasks shipped with Sluice, so ``make demo`` and ``sluice load`` need no user code.
 
-``SLUICE_TASKS=sluice.demo:tasks``; each job says how long it takes and how
+``SLUICE_TASKS=sluice.demo_tasks:tasks``; each job says how long it takes and how
 often it fails, so one task module can stand in for any workload:
 
 - ``sleep``: payload ``{"seconds": 0.2, "fail": 0.05}`` sleeps (without

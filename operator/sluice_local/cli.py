@@ -3,11 +3,11 @@
 Wiring only: the manifest (validated by the operator's spec model), a Redis
 (given, or embedded with its data kept), the queue's job settings written
 from ``spec.jobs``, then the operator's own
-:class:`~sluice_operator.reconcile.Reconciler` with the process actuator, run
-by a :class:`~sluice_operator.local.session.Session` under a view.
+:class:`~sluice_scaling.reconcile.Reconciler` with the process actuator, run
+by a :class:`~sluice_local.session.Session` under a view.
 
-The flags are defined by :mod:`sluice.cli.up`, so ``sluice up`` and
-``python -m sluice_operator.local.cli`` take the same ones. Exit codes follow
+The flags are defined by :mod:`sluice_local.up_command`, so ``sluice up`` and
+``python -m sluice_local.cli`` take the same ones. Exit codes follow
 the ``sluice`` CLI: 0 done, 1 failed (data directory in
 use), 2 invalid manifest or usage, 3 Redis unreachable or not startable,
 130 when a second Ctrl-C killed the workers instead of draining them.
@@ -31,17 +31,16 @@ from typing import Literal, TextIO
 import redis
 
 from sluice import Queue
-from sluice.cli import up as up_flags
 from sluice.connection import connect, redact
 from sluice.errors import SluiceError
-from sluice.redis_server import RedisServerError
-from sluice_operator.reconcile import Reconciler, describe_error
-from sluice_operator.redis_stats import job_settings
+from sluice_local.redis_server import RedisServerError
+from sluice_scaling.reconcile import Reconciler, describe_error
+from sluice_scaling.stats_reader import QueueReader, job_settings
 
+from . import up_command as up_flags
 from .embedded_redis import DataDirBusy, LocalRedis, choose_url, default_data_dir
 from .manifest import Manifest, ManifestError, load_manifest
 from .processes import ProcessActuator
-from .queue_link import QueueStatsReader
 from .session import RunLimits, Session
 from .view import JsonView, LiveView, PlainView, View
 
@@ -161,7 +160,7 @@ def _serve(
         log_dir=_fresh_logs(data_dir / "logs"),
         grace_s=manifest.spec.worker.termination_grace_period_seconds,
     )
-    reader = QueueStatsReader(queue, on_read=lambda s: actuator.observe(s.workers))
+    reader = QueueReader(queue, on_read=lambda s: actuator.observe(s.workers))
     reconciler = Reconciler(manifest.spec, reader, actuator)
     view = make_view(options.output, f"{redact(local.url)}, {local.source}")
     view.message(_hello(manifest, local, data_dir))
@@ -248,7 +247,7 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sluice_operator.local.cli``: the same as ``sluice up``."""
+    """``python -m sluice_local.cli``: the same as ``sluice up``."""
     parser = argparse.ArgumentParser(prog="sluice up", description=__doc__.splitlines()[0])
     up_flags.add_arguments(parser)
     return run(parser.parse_args(argv))

@@ -11,7 +11,7 @@ import contextlib
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from .reconcile import Tick
+from sluice_scaling.reconcile import Tick
 
 LABELS = ("namespace", "name")
 

@@ -1,7 +1,7 @@
 """One run of ``sluice up``: the reconcile loop on a timer, supervision in between.
 
 Every ``pollingIntervalSeconds`` the shared
-:class:`~sluice_operator.reconcile.Reconciler` ticks (one stats read, one
+:class:`~sluice_scaling.reconcile.Reconciler` ticks (one stats read, one
 decision, a scale when the count changes) and the view shows the result.
 Between ticks the process actuator is supervised several times a second, so a
 worker that dies is replaced without waiting for the next poll; so is an
@@ -10,7 +10,7 @@ embedded Redis, restarted from its append-only file.
 The run ends on a stop request (Ctrl-C), after ``duration_s``, or, with
 ``exit_when_idle``, once the queue has had work and is back to nothing
 waiting, nothing running and no workers. Then every worker drains, and the
-:class:`~sluice_operator.local.status.Summary` is computed from the first and
+:class:`~sluice_local.status.Summary` is computed from the first and
 last good snapshots.
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sluice.stats import QueueStats
-from sluice_operator.reconcile import Reconciler, StatsReader, Tick, describe_error
+from sluice_scaling.reconcile import Reconciler, StatsReader, Tick, describe_error
 
 from .processes import ProcessActuator
 from .status import Replicas, Status, Summary, is_idle, status_of, summarize
