@@ -39,6 +39,10 @@ pytest: $(STAMP) tools  ## the test suite (real redis-server, KMock, helm)
 
 test: lint typecheck imports pytest  ## everything CI runs
 
+.PHONY: test-fast
+test-fast: $(STAMP)  ## the pure unit tier only (no sockets, no processes): seconds, not minutes
+	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
+
 demo: $(STAMP)  ## local mode: a queue scales from zero under a spike of load and back
 	$(BIN)/python -m sluice_local.demo $(DEMO_ARGS)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from chart_tools import ROOT, one, render
 
+from sluice import __version__
 from sluice_operator import deployment
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -124,7 +125,7 @@ def test_oci_labels(path: Path) -> None:
     for key in OCI:
         assert f"org.opencontainers.image.{key}=" in labels
     [version] = [a for a in final.all("ARG") if a.startswith("VERSION=")]
-    assert version == f"VERSION={PYPROJECT['project']['version']}"
+    assert version == f"VERSION={__version__}"  # the one version source
     assert f'licenses="{PYPROJECT["project"]["license"]["text"]}"' in labels
 
 

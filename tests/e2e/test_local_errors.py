@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from sluice.cli import main as sluice_main
-from sluice.cli import up as up_cli
 from sluice.cli.common import DEFAULT_REDIS_URL
+from sluice_local import up_command as up_cli
 
 pytestmark = pytest.mark.timeout(60)
 

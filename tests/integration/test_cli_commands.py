@@ -188,7 +188,8 @@ def test_global_options_before_the_subcommand(
     assert queue.get("g1") is not None
 
 
-SUBCOMMANDS = [[m.rsplit(".", 1)[1]] for m in COMMANDS]
+# The built-in commands and those found through the entry-point group (``up``).
+SUBCOMMANDS = [[m.rsplit(".", 1)[1]] for m in COMMANDS] + [["up"]]
 
 
 @pytest.mark.parametrize("argv", [[], *SUBCOMMANDS, ["dlq", "list"], ["dlq", "requeue"]])
@@ -208,3 +209,11 @@ def test_worker_exits_2_when_its_metrics_port_is_taken(
                            "--metrics-port", str(port))  # fmt: skip
     assert code == 2
     assert f"cannot serve metrics on port {port}" in err
+
+
+def test_up_is_found_through_the_entry_point_group_not_an_import() -> None:
+    from sluice.cli import plugin_commands
+
+    assert "up" not in {m.rsplit(".", 1)[1] for m in COMMANDS}
+    registered = [f"{f.__module__}.{f.__qualname__}" for f in plugin_commands()]
+    assert "sluice_local.up_command.register" in registered

@@ -11,8 +11,8 @@ import pytest
 
 from sluice import Priority, Queue
 from sluice.cli import load as load_cli
-from sluice.cli import up as up_cli
 from sluice.cli.common import add_connection_options
+from sluice_local import up_command as up_cli
 
 
 def parser() -> argparse.ArgumentParser:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from sluice_local.cli import UpOptions, default_worker_argv, make_output, up, worker_env
+from sluice_local.cli import UpOptions, make_output, up, worker_env
 from sluice_local.manifest import parse_manifest
 
 SPEC = """
@@ -56,17 +54,6 @@ def test_output_follows_the_terminal() -> None:
     assert make_output(True, Tty()) == "json"
     assert make_output(False, Tty()) == "live"
     assert make_output(False, io.StringIO()) == "plain"
-
-
-def test_default_worker_argv_runs_the_sluice_cli_of_this_interpreter() -> None:
-    argv = default_worker_argv()
-    assert argv[0] == sys.executable
-    assert argv[-1] == "worker"
-    done = subprocess.run(
-        [*argv, "--help"], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert "--concurrency" in done.stdout
 
 
 # A URL from a Secret, as in a cluster: local mode cannot read it.

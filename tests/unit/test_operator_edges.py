@@ -7,12 +7,11 @@ from typing import Any
 import pytest
 
 from sluice.stats import WorkerInfo
-from sluice_operator.handlers import Operator
 from sluice_operator.kube.actuator import UNREPORTED_COST, deletion_costs
 from sluice_operator.main import namespaces, parse_args
 from sluice_operator.scaler import seed_state
 from sluice_scaling.spec import parse_spec
-from sluice_scaling.stats_reader import Endpoint, RedisPool, job_settings, resolve_endpoint
+from sluice_scaling.stats_reader import job_settings, resolve_endpoint
 
 WORKER = {"image": "img", "tasks": "app.tasks:tasks"}
 SECRETS = {
@@ -53,17 +52,6 @@ def test_missing_secret_key_surfaces_as_an_error() -> None:
     redis = {"url": "redis://h:6379/0", "passwordSecretRef": {"name": "nope", "key": "pw"}}
     with pytest.raises(KeyError):
         resolve_endpoint("ns", parse_spec({"redis": redis, "worker": WORKER}), read)
-
-
-def test_pool_shares_one_client_per_endpoint(redis_url: str) -> None:
-    pool = RedisPool()
-    a = pool.client(Endpoint(redis_url))
-    assert pool.client(Endpoint(redis_url)) is a
-    assert pool.client(Endpoint(redis_url, password="other")) is not a
-    assert len(pool) == 2
-    assert a.ping()
-    pool.close()
-    assert len(pool) == 0
 
 
 def test_job_settings_follow_the_spec() -> None:
@@ -116,26 +104,3 @@ def test_a_restart_seeds_the_policy_with_the_published_service_time(
     status: dict[str, object], expected: float | None
 ) -> None:
     assert seed_state(status).service_time_s == expected
-
-
-def test_a_re_login_swaps_the_client_every_scaler_holds(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:1'}}]\n"
-        "users: [{name: u, user: {token: first}}]\n"
-        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
-    )
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    op = Operator()
-    op.login()
-    held = op.api  # what a QueueScaler keeps
-    first = held.client
-    kubeconfig.write_text(kubeconfig.read_text().replace("token: first", "token: second"))
-    op.login()
-    assert op.api is held
-    assert held.client is not first
-    assert held.apps.api_client is held.client
-    assert held.client.configuration.api_key["BearerToken"] == "Bearer second"

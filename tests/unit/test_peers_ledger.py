@@ -6,9 +6,8 @@ import importlib.util
 import json
 from types import ModuleType
 
-import redis
 from benchmarks.peers.catalog import ADAPTERS
-from benchmarks.peers.ledger import LEDGER, STARTED, Ledger, check, job_ids
+from benchmarks.peers.ledger import check, job_ids
 
 
 def adapters_common() -> ModuleType:
@@ -46,24 +45,3 @@ def test_payloads_are_about_a_hundred_bytes_of_json() -> None:
     body = common.payload("j", 123, hold=3600.0, warm=True)
     body["t"] = 1_800_000_000.123456  # a real enqueue stamp, as the paced test writes
     assert 95 <= len(json.dumps(body)) <= 105
-
-
-def test_wait_for_sees_completions_written_by_others(redis_url: str) -> None:
-    ledger_url = redis_url.rsplit("/", 1)[0] + "/1"
-    writer = redis.Redis.from_url(ledger_url)
-    ledger = Ledger(ledger_url)
-    try:
-        writer.hincrby(LEDGER, "j0000000", 1)
-        assert ledger.wait_for(2, 0.05) is None  # only one of two
-        writer.hincrby(LEDGER, "j0000001", 1)
-        writer.hincrby(LEDGER, "j0000001", 1)
-        assert ledger.wait_for(2, 1.0) is not None
-        assert ledger.counts() == {"j0000000": 1, "j0000001": 2}
-        writer.sadd(STARTED, "r0000000")
-        assert ledger.wait_started(1, 1.0) is not None
-        ledger.reset()
-        assert (ledger.count(), ledger.started()) == (0, 0)
-    finally:
-        writer.flushdb()
-        writer.close()
-        ledger.close()

@@ -1,0 +1,52 @@
+"""The operator's edges that need a real Redis or a second kubeconfig: client pooling, re-login."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sluice_operator.handlers import Operator
+from sluice_scaling.stats_reader import Endpoint, RedisPool
+
+WORKER = {"image": "img", "tasks": "app.tasks:tasks"}
+SECRETS = {
+    ("ns", "r", "url"): b"redis://app:hunter2@redis.internal:6379/0\n",
+    ("ns", "r", "user"): b"app",
+    ("ns", "r", "pw"): b"hunter2",
+    ("ns", "ca", "pem"): b"-----BEGIN CERTIFICATE-----\n",
+}
+
+
+def test_pool_shares_one_client_per_endpoint(redis_url: str) -> None:
+    pool = RedisPool()
+    a = pool.client(Endpoint(redis_url))
+    assert pool.client(Endpoint(redis_url)) is a
+    assert pool.client(Endpoint(redis_url, password="other")) is not a
+    assert len(pool) == 2
+    assert a.ping()
+    pool.close()
+    assert len(pool) == 0
+
+
+def test_a_re_login_swaps_the_client_every_scaler_holds(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: first}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+    )
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    op = Operator()
+    op.login()
+    held = op.api  # what a QueueScaler keeps
+    first = held.client
+    kubeconfig.write_text(kubeconfig.read_text().replace("token: first", "token: second"))
+    op.login()
+    assert op.api is held
+    assert held.client is not first
+    assert held.apps.api_client is held.client
+    assert held.client.configuration.api_key["BearerToken"] == "Bearer second"
