@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TOOLS  := .tools/bin
 
-.PHONY: help install tools test lint typecheck imports pytest demo manifests docs bench clean
+.PHONY: help install tools test test-fast lint typecheck imports pytest demo manifests docs docs-site bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,7 +37,10 @@ imports: $(STAMP)  ## import-linter: the queue library never imports the operato
 pytest: $(STAMP) tools  ## the test suite (real redis-server, KMock, helm)
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck imports pytest  ## everything CI runs
+test: lint typecheck imports docs-site pytest  ## everything CI runs
+
+test-fast: $(STAMP)  ## the unit tier only: pure code, no sockets, no processes (seconds)
+	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
 .PHONY: test-fast
 test-fast: $(STAMP)  ## the pure unit tier only (no sockets, no processes): seconds, not minutes
@@ -49,14 +52,18 @@ demo: $(STAMP)  ## local mode: a queue scales from zero under a spike of load an
 manifests: tools  ## render manifests/install.yaml from the Helm chart
 	$(BIN)/python scripts/render_manifests.py
 
-docs: $(STAMP)  ## regenerate the README's JobQueue reference from the CRD's descriptions
+docs: $(STAMP)  ## regenerate docs/reference/jobqueue.md from the CRD, then build the site
 	$(BIN)/python scripts/gen_reference.py
+	$(MAKE) docs-site
+
+docs-site: $(STAMP)  ## build the documentation site into site/, every warning an error
+	$(BIN)/mkdocs build --strict --site-dir site
 
 bench: $(STAMP)  ## the benchmarks that print tables (not part of test)
 	$(BIN)/python -m benchmarks
 
 .PHONY: bench-autoscaling
-bench-autoscaling: $(STAMP)  ## the autoscaling simulation: a table and a PNG per trace in benchmarks/results/
+bench-autoscaling: $(STAMP)  ## the autoscaling simulation: a table and a PNG per trace in docs/benchmarks/img/
 	$(BIN)/python -m benchmarks.autoscaling
 
 .PHONY: bench-queue
@@ -71,4 +78,4 @@ bench-peers-smoke: $(STAMP)  ## the peer benchmark in miniature: Sluice and rq, 
 	$(BIN)/python -m benchmarks.peers --smoke
 
 clean:  ## remove the venv, tools and caches
-	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache site

@@ -7,5 +7,5 @@ builds them), a faithful model of KEDA's Redis list scaler behind the HPA,
 and an oracle that knows the future arrivals (the floor of cost).
 
 ``python -m benchmarks.autoscaling`` prints a markdown table and writes one
-PNG per trace into ``benchmarks/results/``.
+PNG per trace into ``docs/benchmarks/img/`` (the benchmarks page shows them).
 """

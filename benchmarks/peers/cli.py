@@ -7,6 +7,7 @@ slow drift of the machine spreads over all libraries instead of one.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import tempfile
@@ -17,7 +18,7 @@ from typing import Any
 
 import redis
 
-from benchmarks.peers import catalog, chart, machine, readme, report, venvs
+from benchmarks.peers import catalog, chart, docpage, machine, report, venvs
 from benchmarks.peers.aggregate import Sample
 from benchmarks.peers.catalog import REPO_ROOT, PeerSpec
 from benchmarks.peers.driver import AdapterError, Driver
@@ -26,6 +27,9 @@ from benchmarks.peers.workloads import WORKLOADS, Bench, Plan, run_rep
 from sluice_local.redis_server import RedisServer
 
 CACHE = Path.home() / ".cache" / "sluice-bench"
+# The docs page that shows the last full run, and where its chart goes (beside the page).
+DOC_PAGE = REPO_ROOT / "docs" / "benchmarks" / "peers.md"
+DOC_IMAGES = DOC_PAGE.parent / "img"
 # Smoke leaves recovery out: it waits on lease expiry (30 s by default for Sluice).
 SMOKE = Plan(sizes=(200,), reps=1, procs=(1,), rate=100.0, latency_s=1.0,
              recovery_timeout_s=5.0, drain_timeout_s=60.0, warmup_timeout_s=30.0,
@@ -46,7 +50,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--workloads", help=f"comma list of {','.join(WORKLOADS)}")
     p.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks" / "results")
     p.add_argument("--venvs", type=Path, default=venvs.DEFAULT_ROOT)
-    p.add_argument("--readme", action="store_true", help="put the summary into README.md")
+    p.add_argument("--img-dir", type=Path, default=DOC_IMAGES, help="where the chart goes")
+    p.add_argument("--docs", action="store_true", help="put the summary into the docs page")
     p.add_argument("--upgrade", action="store_true", help="reinstall every venv now")
     p.add_argument("--install-timeout", type=float, default=300.0, help="seconds per peer")
     return p.parse_args(argv)
@@ -181,11 +186,13 @@ def write_results(
     md = report.markdown(facts, plan, command.strip(), info, samples)
     paths = report.write(args.out, stem, md, report.document(facts, plan, command, info, samples))
     peers = [p for p in info if "error" not in info[p]]
-    png = chart.render(args.out / f"{stem}.png", plan, peers, samples)
+    # A smoke chart stays with the smoke results: only full runs belong in the docs.
+    png_dir = args.out if args.smoke else args.img_dir
+    png = chart.render(png_dir / f"{stem}.png", plan, peers, samples)
     print("\n" + md, flush=True)
     for path in [*paths, *([png] if png else [])]:
         log(f"wrote {path}")
-    if args.readme:
-        image = str(png.relative_to(REPO_ROOT)) if png and png.is_relative_to(REPO_ROOT) else None
-        readme.update(REPO_ROOT / "README.md", md, image)
-        log("updated README.md (### Peers)")
+    if args.docs:
+        image = os.path.relpath(png, DOC_PAGE.parent) if png else None
+        docpage.update(DOC_PAGE, md, image)
+        log(f"updated {DOC_PAGE.relative_to(REPO_ROOT)}")

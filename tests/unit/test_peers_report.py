@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from benchmarks.peers import readme
+from benchmarks.peers import docpage
 from benchmarks.peers.aggregate import Sample, Summary, group
 from benchmarks.peers.report import cell, compare, goals_section, markdown, recovery_cell
 from benchmarks.peers.workloads import Plan, params
@@ -88,21 +88,21 @@ def test_drain_at_the_default_concurrency_is_not_shown_twice() -> None:
     assert "| saq | 10 | 2,000 | = default |" in text
 
 
-def test_readme_block_is_replaced_between_its_markers_only() -> None:
-    text = f"intro\n{readme.BEGIN}\nold figures\n{readme.END}\noutro\n"
-    spliced = readme.splice(text, "new figures")
-    assert spliced == f"intro\n{readme.BEGIN}\nnew figures\n{readme.END}\noutro\n"
-    assert readme.splice(spliced, "again").count("new figures") == 0
+def test_docs_block_is_replaced_between_its_markers_only() -> None:
+    text = f"intro\n{docpage.BEGIN}\nold figures\n{docpage.END}\noutro\n"
+    spliced = docpage.splice(text, "new figures")
+    assert spliced == f"intro\n{docpage.BEGIN}\nnew figures\n{docpage.END}\noutro\n"
+    assert docpage.splice(spliced, "again").count("new figures") == 0
     with pytest.raises(ValueError, match="no"):
-        readme.splice("no markers here", "x")
+        docpage.splice("no markers here", "x")
 
 
-def test_readme_summary_keeps_the_command_and_tables_and_links_the_chart() -> None:
+def test_docs_summary_keeps_the_command_and_tables_and_links_the_chart() -> None:
     info: dict[str, Any] = {
         "rq": {"version": "3.0", "settings": {}, "bulk": None, "concurrency_default": 1}
     }
     md = markdown({"date": "today"}, PLAN, "python -m benchmarks.peers", info, [drain("rq", 50.0)])
-    text = readme.summary(md, "benchmarks/results/peers.png")
+    text = docpage.summary(md, "img/peers.png")
     assert text.startswith("`python -m benchmarks.peers`")
     assert "#### Drain rate (jobs/s), N = 100" in text
     assert "## Settings" not in text

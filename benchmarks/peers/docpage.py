@@ -1,5 +1,5 @@
-"""Put a run's summary into README.md between two markers, so the README shows
-exactly what a command produced (and says which command)."""
+"""Put a run's summary into the peers page of the docs between two markers, so the
+page shows exactly what a command produced (and says which command)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def splice(text: str, block: str) -> str:
     """Replace what lies between the markers; refuse if they are missing or out of order."""
     start, stop = text.find(BEGIN), text.find(END)
     if start < 0 or stop < start:
-        raise ValueError(f"README has no {BEGIN} ... {END} block")
+        raise ValueError(f"page has no {BEGIN} ... {END} block")
     return text[: start + len(BEGIN)] + "\n" + block.strip() + "\n" + text[stop:]
 
 
@@ -26,5 +26,5 @@ def summary(markdown: str, chart: str | None) -> str:
     return text.strip() + image + "\n\nSettings of each library: `benchmarks/results/peers.md`."
 
 
-def update(readme: Path, markdown: str, chart: str | None) -> None:
-    readme.write_text(splice(readme.read_text(), summary(markdown, chart)))
+def update(page: Path, markdown: str, chart: str | None) -> None:
+    page.write_text(splice(page.read_text(), summary(markdown, chart)))
