@@ -20,7 +20,8 @@ def summary(markdown: str, chart: str | None) -> str:
     """The report without its title and settings table (those stay in the results file)."""
     body = markdown.split("\n## Settings", 1)[0]
     lines = body.splitlines()[2:]  # drop "# Peer benchmark" and the blank line after it
-    text = "\n".join(line.replace("## ", "#### ", 1) if line.startswith("## ") else line
+    # The page's own sections are "##": the report's become "###" under "The last full run".
+    text = "\n".join(line.replace("## ", "### ", 1) if line.startswith("## ") else line
                      for line in lines)  # fmt: skip
     image = f"\n\n![Peer benchmark: drain and enqueue rates]({chart})" if chart else ""
     return text.strip() + image + "\n\nSettings of each library: `benchmarks/results/peers.md`."

@@ -104,6 +104,6 @@ def test_docs_summary_keeps_the_command_and_tables_and_links_the_chart() -> None
     md = markdown({"date": "today"}, PLAN, "python -m benchmarks.peers", info, [drain("rq", 50.0)])
     text = docpage.summary(md, "img/peers.png")
     assert text.startswith("`python -m benchmarks.peers`")
-    assert "#### Drain rate (jobs/s), N = 100" in text
+    assert "### Drain rate (jobs/s), N = 100" in text
     assert "## Settings" not in text
     assert text.count("![Peer benchmark") == 1
