@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TOOLS  := .tools/bin
 
-.PHONY: help install tools test test-fast lint typecheck imports pytest demo manifests docs docs-site bench clean
+.PHONY: help install tools test lint typecheck imports pytest demo manifests docs docs-site bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,7 +39,8 @@ pytest: $(STAMP) tools  ## the test suite (real redis-server, KMock, helm)
 
 test: lint typecheck imports docs-site pytest  ## everything CI runs
 
-test-fast: $(STAMP)  ## the unit tier only: pure code, no sockets, no processes (seconds)
+.PHONY: test-fast
+test-fast: $(STAMP)  ## the pure unit tier only (no sockets, no processes): seconds, not minutes
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
 .PHONY: test-fast
