@@ -43,10 +43,6 @@ test: lint typecheck imports docs-site pytest  ## everything CI runs
 test-fast: $(STAMP)  ## the pure unit tier only (no sockets, no processes): seconds, not minutes
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
-.PHONY: test-fast
-test-fast: $(STAMP)  ## the pure unit tier only (no sockets, no processes): seconds, not minutes
-	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
-
 demo: $(STAMP)  ## local mode: a queue scales from zero under a spike of load and back
 	$(BIN)/python -m sluice_local.demo $(DEMO_ARGS)
 
