@@ -31,7 +31,7 @@ lint: $(STAMP)  ## ruff: lint and format check
 typecheck: $(STAMP)  ## mypy --strict on every package
 	$(BIN)/mypy -p sluice -p sluice_scaling -p sluice_operator -p sluice_local
 
-imports: $(STAMP)  ## import-linter: the queue library never imports the operator side
+imports: $(STAMP)  ## import-linter: the package layers hold, with no exceptions
 	$(BIN)/lint-imports
 
 pytest: $(STAMP) tools  ## the test suite (real redis-server, KMock, helm)
