@@ -1,12 +1,14 @@
 """The controllers compared on every trace.
 
 - :class:`SluiceController` runs the real :func:`sluice_scaling.policy.decide`.
-- :class:`KedaController` models KEDA's Redis list scaler behind the HPA with
-  their documented defaults: KEDA polls every 30 s to activate from zero and
-  to deactivate after ``cooldownPeriod`` of an empty list; the HPA syncs every
-  15 s, wants ``ceil(listLength / target)`` replicas, ignores a change within
-  10 % tolerance, adds at most max(4 pods, 100 %) per sync, and scales down
-  only to the highest recommendation of the last 300 s.
+- :class:`KedaController` models KEDA's Redis list scaler behind the HPA, as
+  shipped (``listLength`` 5, pods killed on scale-down) or as its docs tell a
+  user to tune it (``listLength`` from the workload, drain on SIGTERM): KEDA
+  polls every 30 s to activate from zero and to deactivate after
+  ``cooldownPeriod`` of an empty list; the HPA syncs every 15 s, wants
+  ``ceil(length / listLength)`` replicas, ignores a change within 10 %
+  tolerance, adds at most max(4 pods, 100 %) per sync, and scales down only to
+  the highest recommendation of the last 300 s.
 - :class:`OracleController` knows every future job: it asks, a start-up time
   ahead, for just the slots the coming latency target's worth of jobs fills
   on average (plus what waits now), i.e. full utilisation, and removes only
@@ -52,22 +54,40 @@ class SluiceController:
 
 
 class KedaController:
-    name = "keda"
-    removal: Removal = "kill"
+    """KEDA's Redis list scaler behind the HPA.
+
+    Defaults as shipped (cited in the benchmarks page): KEDA ``pollingInterval``
+    30 s, ``cooldownPeriod`` 300 s, ``activationListLength`` 0, the scaler's
+    ``listLength`` 5; the HPA's 15 s sync, 10 % tolerance, scale-up policies
+    100 % or 4 pods per 15 s (whichever is greater) and a 300 s scale-down
+    stabilisation window. ``tuned`` is what KEDA's docs tell a user to do: a
+    ``listLength`` of what one replica clears within the latency target, and
+    workers that drain on SIGTERM (the ReplicaSet still picks the newest pods).
+    """
+
     interval_s = 15.0  # HPA --horizontal-pod-autoscaler-sync-period
 
     polling_s = 30.0  # KEDA pollingInterval: activation and cooldown checks
-    list_length = 5  # the Redis scaler's listLength target per replica
     activation = 0  # activationListLength: active when length > this
     cooldown_s = 300.0  # cooldownPeriod before scaling to zero
     tolerance = 0.1  # HPA: no change when the usage ratio is within 10 %
     window_s = 300.0  # HPA scale-down stabilizationWindowSeconds
+    up_pods, up_percent = 4, 100  # HPA scale-up policies per 15 s period, the larger wins
 
-    def __init__(self, max_replicas: int) -> None:
-        self.max_replicas = max_replicas
+    def __init__(
+        self, max_replicas: int, list_length: int = 5, *, drain: bool = False, name: str = "keda"
+    ) -> None:
+        self.max_replicas, self.list_length, self.name = max_replicas, list_length, name
+        self.removal: Removal = "drain-newest" if drain else "kill"
         self.last_active: float | None = None
         self.last_poll = -math.inf
         self.recs: deque[tuple[float, int]] = deque()
+
+    @classmethod
+    def tuned(cls, max_replicas: int, config: SimConfig, mean_service_s: float) -> KedaController:
+        """``listLength`` = slots x latency target / mean service time, drain on SIGTERM."""
+        length = max(1, round(config.concurrency * config.latency_target_s / mean_service_s))
+        return cls(max_replicas, length, drain=True, name="keda-tuned")
 
     def tick(self, sim: Sim, now: float) -> int:
         length, current = len(sim.queue), sim.desired
@@ -79,9 +99,10 @@ class KedaController:
                 return 1 if length > self.activation else 0
             if self.last_active is None or now - self.last_active >= self.cooldown_s:
                 return 0
-        return self._hpa(length, current, now) if current else 0
+        return self.hpa(length, current, now) if current else 0
 
-    def _hpa(self, length: int, current: int, now: float) -> int:
+    def hpa(self, length: int, current: int, now: float) -> int:
+        """One HPA sync for an ``AverageValue`` external metric."""
         ratio = length / (self.list_length * current)
         raw = current if abs(1 - ratio) <= self.tolerance else math.ceil(length / self.list_length)
         raw = min(max(raw, 1), self.max_replicas)
@@ -89,7 +110,8 @@ class KedaController:
         while self.recs[0][0] <= now - self.window_s:
             self.recs.popleft()
         desired = raw if raw >= current else min(current, max(r for _, r in self.recs))
-        return min(desired, max(current + 4, 2 * current), self.max_replicas)
+        limit = max(current + self.up_pods, math.ceil(current * (1 + self.up_percent / 100)))
+        return min(desired, limit, self.max_replicas)
 
 
 class OracleController:
@@ -97,8 +119,10 @@ class OracleController:
     removal: Removal = "drain"
     interval_s = 5.0
 
-    def __init__(self, jobs: list[Job], config: SimConfig) -> None:
+    def __init__(self, jobs: list[Job], config: SimConfig, capacity: int | None = None) -> None:
         self.config = config
+        # A saturating dependency: replicas beyond its capacity add nothing, so it stops there.
+        self.ceiling = min(config.max_replicas, capacity or config.max_replicas)
         self.jobs = jobs
         self.arrivals = [j.arrival for j in jobs]
         self.longest = max((j.service for j in jobs), default=0.0)
@@ -121,4 +145,4 @@ class OracleController:
         # and no sooner than a new pod could help.
         slack = max(target - sim.oldest_wait(now), cfg.startup_s)
         slots = self._occupancy(start, start + target) / target + sim.queued_work / slack
-        return min(cfg.max_replicas, math.ceil(slots / cfg.concurrency - 1e-9))
+        return min(self.ceiling, math.ceil(slots / cfg.concurrency - 1e-9))

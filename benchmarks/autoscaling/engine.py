@@ -10,8 +10,14 @@ Scale-down follows the controller's removal rule:
 - ``drain``: not-ready pods first, then the least busy (pod-deletion-cost);
   a busy pod stops taking jobs and leaves when its jobs finish (SIGTERM
   drain), killed only at the grace period;
-- ``kill``: not-ready pods first, then the newest (the ReplicaSet's default
-  order); its running jobs are interrupted and go back to the head of the queue.
+- ``drain-newest``: the ReplicaSet's default order (not ready, then the
+  newest), and the pod drains on SIGTERM as above: a worker that finishes or
+  hands back its jobs, without pod-deletion-cost;
+- ``kill``: the ReplicaSet's order; its running jobs are interrupted and go
+  back to the head of the queue.
+
+A trace's :class:`~.traces.Saturation` stretches the service time of every job
+started while more replicas are ready than the dependency serves.
 """
 
 from __future__ import annotations
@@ -24,9 +30,9 @@ from typing import Literal, Protocol
 
 from sluice.stats import BUCKETS
 
-from .traces import Job
+from .traces import Job, Saturation
 
-Removal = Literal["drain", "kill"]
+Removal = Literal["drain", "drain-newest", "kill"]
 
 # Event kinds; the number orders simultaneous events (a freed slot first).
 _COMPLETE, _READY, _ARRIVAL, _DEADLINE, _SAMPLE, _TICK = range(6)
@@ -49,6 +55,7 @@ class SimJob:
     start: float = -1.0
     replica: int = -1  # running on this replica, or -1
     attempt: int = 0  # bumped on every start; stale completion events are ignored
+    ran: float = 0.0  # the service time of the last start, slowdown included
 
 
 @dataclass
@@ -94,8 +101,14 @@ class Histo:
 class Sim:
     """One controller on one trace."""
 
-    def __init__(self, jobs: list[Job], config: SimConfig, controller: Controller) -> None:
-        self.config, self.controller = config, controller
+    def __init__(
+        self,
+        jobs: list[Job],
+        config: SimConfig,
+        controller: Controller,
+        saturation: Saturation | None = None,
+    ) -> None:
+        self.config, self.controller, self.saturation = config, controller, saturation
         self.jobs = [SimJob(j.arrival, j.service) for j in jobs]
         self.replicas: list[Replica] = []
         self.queue: deque[int] = deque()
@@ -104,6 +117,8 @@ class Sim:
         self.enqueued = self.completed = self.interrupted = self.scale_events = 0
         self.service_hist, self.wait_hist = Histo(), Histo()
         self.samples: list[Sample] = []
+        self.scales: list[tuple[float, int, int]] = []  # (time, from, to) of each change
+        self.completions: list[float] = []  # completion times, in order
         self._events: list[tuple[float, int, int, int, int]] = []
         self._seq = 0
 
@@ -169,9 +184,16 @@ class Sim:
             job = self.jobs[i]
             self.queued_work -= job.service
             job.start, job.replica, job.attempt = now, rep.id, job.attempt + 1
+            job.ran = job.service * self._slowdown()
             rep.running.add(i)
             self.wait_hist.add(now - job.arrival)
-            self._push(now + job.service, _COMPLETE, i, job.attempt)
+            self._push(now + job.ran, _COMPLETE, i, job.attempt)
+
+    def _slowdown(self) -> float:
+        if self.saturation is None:
+            return 1.0
+        ready = sum(1 for r in self.replicas if r.ready and r.removed_at is None)
+        return self.saturation.factor(ready)
 
     def _complete(self, now: float, i: int, attempt: int) -> None:
         job = self.jobs[i]
@@ -181,7 +203,8 @@ class Sim:
         rep.running.discard(i)
         job.replica = -1
         self.completed += 1
-        self.service_hist.add(job.service)
+        self.completions.append(now)
+        self.service_hist.add(job.ran)
         if not rep.draining:
             self.free.append(rep.id)
         elif not rep.running:
@@ -207,6 +230,7 @@ class Sim:
         if n == len(active):
             return
         self.scale_events += 1
+        self.scales.append((now, len(active), n))
         for _ in range(n - len(active)):
             rep = Replica(len(self.replicas), now, now + self.config.startup_s)
             self.replicas.append(rep)

@@ -15,8 +15,8 @@ from .report import Result
 
 STYLE = {
     "sluice": ("tab:blue", "-"),
-    "sluice-tuned": ("tab:green", "--"),
-    "keda": ("tab:orange", "-"),
+    "keda": ("tab:red", "-"),
+    "keda-tuned": ("tab:orange", "--"),
     "oracle": ("tab:gray", ":"),
 }
 

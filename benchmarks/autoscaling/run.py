@@ -1,7 +1,8 @@
-"""Run the controllers on a trace: Sluice (defaults and tuned), the KEDA model, the oracle."""
+"""Run the controllers on a trace: Sluice, KEDA as shipped and as tuned, the oracle."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sluice_scaling.spec import ScalingSpec
@@ -11,10 +12,7 @@ from .engine import Controller, Sim, SimConfig
 from .report import Result, summarise
 from .traces import Trace
 
-# The knob a user with short jobs and a 30 s target would turn: run busier (their
-# jobs are short next to the target, so a queue forms only briefly).
-TUNED: dict[str, Any] = {"targetUtilization": 0.9}
-POLICIES = ("sluice", "sluice-tuned", "keda", "oracle")
+POLICIES = ("sluice", "keda", "keda-tuned", "oracle")
 
 
 def sluice_spec(config: SimConfig, **fields: Any) -> ScalingSpec:
@@ -25,16 +23,29 @@ def sluice_spec(config: SimConfig, **fields: Any) -> ScalingSpec:
     )  # fmt: skip
 
 
-def controllers(trace: Trace, config: SimConfig, names: tuple[str, ...]) -> list[Controller]:
+def config_for(trace: Trace, config: SimConfig) -> SimConfig:
+    if trace.max_replicas is None:
+        return config
+    return replace(config, max_replicas=trace.max_replicas)
+
+
+def controllers(
+    trace: Trace, config: SimConfig, names: tuple[str, ...], seed: int = 7
+) -> list[Controller]:
     made: dict[str, Controller] = {}
-    if "sluice" in names:
-        made["sluice"] = SluiceController(sluice_spec(config))
-    if "sluice-tuned" in names:
-        made["sluice-tuned"] = SluiceController(sluice_spec(config, **TUNED), "sluice-tuned")
-    if "keda" in names:
-        made["keda"] = KedaController(config.max_replicas)
-    if "oracle" in names:
-        made["oracle"] = OracleController(trace.jobs(), config)
+    for name in names:
+        if name == "sluice":
+            made[name] = SluiceController(sluice_spec(config))
+        elif name == "keda":
+            made[name] = KedaController(config.max_replicas)
+        elif name == "keda-tuned":
+            mean = trace.mean_service_s(seed)
+            made[name] = KedaController.tuned(config.max_replicas, config, mean)
+        elif name == "oracle":
+            capacity = trace.saturation.capacity if trace.saturation else None
+            made[name] = OracleController(trace.jobs(seed), config, capacity)
+        else:
+            raise KeyError(f"unknown policy {name!r}; use one of {', '.join(POLICIES)}")
     return [made[n] for n in names]
 
 
@@ -43,13 +54,15 @@ def run_trace(
     config: SimConfig | None = None,
     names: tuple[str, ...] = POLICIES,
     duration_s: float | None = None,
+    seed: int = 7,
 ) -> list[Result]:
-    config = config or SimConfig()
+    """Every named controller on one seed of ``trace``."""
+    config = config_for(trace, config or SimConfig())
     duration = duration_s or trace.duration_s
-    jobs = [j for j in trace.jobs() if j.arrival < duration]
+    jobs = [j for j in trace.jobs(seed) if j.arrival < duration]
     results = []
-    for controller in controllers(trace, config, names):
-        sim = Sim(jobs, config, controller)
+    for controller in controllers(trace, config, names, seed):
+        sim = Sim(jobs, config, controller, trace.saturation)
         sim.run(duration)
-        results.append(summarise(trace.name, sim, duration))
+        results.append(summarise(trace, sim, duration, seed))
     return results

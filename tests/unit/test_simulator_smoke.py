@@ -1,9 +1,10 @@
-"""The autoscaling simulator, small and fast: its engine is exact, and the goal's direction holds.
+"""The autoscaling simulator, small and fast: its engine is exact, its KEDA model keeps
+the HPA's documented defaults, and the goal's direction holds.
 
-The full comparison (six traces, table and PNGs) is ``python -m benchmarks.autoscaling``;
-here a five-minute spike checks that Sluice's real policy, fed the snapshots the stats
-script would return, keeps no more minutes over the latency target than the KEDA model,
-spends fewer replica-seconds, and interrupts no job.
+The full comparison (every trace on several seeds, table and PNGs) is
+``python -m benchmarks.autoscaling``; here a five-minute spike checks that Sluice's real
+policy, fed the snapshots the stats script would return, keeps no more minutes over the
+latency target than the KEDA model, spends fewer replica-seconds, and interrupts no job.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dataclasses import dataclass
 import pytest
 from benchmarks.autoscaling.controllers import KedaController, SluiceController
 from benchmarks.autoscaling.engine import Removal, Sim, SimConfig
+from benchmarks.autoscaling.report import aggregate, per_5min, reversal_times, table
 from benchmarks.autoscaling.run import run_trace, sluice_spec
 from benchmarks.autoscaling.snapshot import snapshot
-from benchmarks.autoscaling.traces import Job, Trace, lognormal, spike
+from benchmarks.autoscaling.traces import TRACES, Flood, Job, Saturation, Trace, lognormal, spike
 
 
 @dataclass
@@ -46,6 +48,7 @@ def test_waits_are_exact_and_start_up_counts() -> None:
     [
         pytest.param("kill", 1, 100.0, 200 + 10, id="kill-interrupts-and-reruns"),
         pytest.param("drain", 0, 11.0, 200 + 31, id="drain-waits-for-the-job"),
+        pytest.param("drain-newest", 0, 11.0, 200 + 31, id="sigterm-drain-without-cost"),
     ],
 )
 def test_scale_down_kills_or_drains(
@@ -100,3 +103,80 @@ def test_simulator_drives_the_real_policy() -> None:
     # 30 jobs/s of 2 s jobs on 4 slots at 80 % utilisation: about 19 replicas.
     assert 15 <= peak <= config.max_replicas
     assert isinstance(KedaController(config.max_replicas).tick(sim, 0.0), int)
+
+
+def test_drain_newest_picks_the_replicaset_order_not_the_idle_pod() -> None:
+    # A 1 s job on pod 0 sends pod 1's slot to the head of the free list, so the 50 s
+    # job lands on pod 1 (the newest). Down to one pod at 10 s: with pod-deletion-cost
+    # idle pod 0 leaves at once; in the ReplicaSet's order pod 1 drains until 55 s.
+    jobs = [Job(2.0, 1.0), Job(5.0, 50.0)]
+    plan = {0.0: 1, 1.0: 2, 10.0: 1}
+    for removal, cost in (("drain", 10 + 199), ("drain-newest", 200 + 54)):
+        sim = Sim(jobs, SimConfig(concurrency=1, startup_s=0.0), Fixed(plan, removal))
+        sim.run(200)
+        assert sim.interrupted == 0
+        assert sum((r.removed_at or 200) - r.requested for r in sim.replicas) == cost
+
+
+@pytest.mark.parametrize(
+    ("current", "length", "want"),
+    [
+        pytest.param(1, 1000, 5, id="up-by-4-pods-when-more-than-100pct"),
+        pytest.param(10, 1000, 20, id="up-by-100pct-when-more-than-4-pods"),
+        pytest.param(10, 52, 10, id="within-10pct-tolerance"),
+        pytest.param(10, 56, 12, id="beyond-tolerance"),
+    ],
+)
+def test_hpa_model_keeps_the_documented_defaults(current: int, length: int, want: int) -> None:
+    keda = KedaController(max_replicas=100)
+    assert keda.hpa(length, current, now=0.0) == want
+
+
+def test_hpa_scale_down_holds_the_highest_recommendation_for_300s() -> None:
+    keda = KedaController(max_replicas=100)
+    assert keda.hpa(100, 20, now=0.0) == 20
+    assert keda.hpa(0, 20, now=299.0) == 20
+    assert keda.hpa(0, 20, now=301.0) == 1
+
+
+def test_tuned_keda_list_length_is_what_a_replica_clears_in_the_target() -> None:
+    tuned = KedaController.tuned(40, SimConfig(concurrency=4, latency_target_s=30), 2.0)
+    assert (tuned.list_length, tuned.removal, tuned.name) == (60, "drain-newest", "keda-tuned")
+
+
+def test_saturation_stretches_service_beyond_capacity() -> None:
+    assert Saturation(6).factor(3) == 1.0
+    assert Saturation(6).factor(12) == 2.0
+    jobs = [Job(30.0, 2.0)] * 8
+    sim = Sim(jobs, SimConfig(concurrency=1, startup_s=0.0), Fixed({0.0: 4}, "drain"),
+              Saturation(2))  # fmt: skip
+    sim.run(60)
+    assert {j.ran for j in sim.jobs} == {4.0}  # 4 ready replicas, capacity 2: twice as long
+
+
+def test_traces_are_seeded_and_varied() -> None:
+    names = [t.name for t in TRACES]
+    assert len(names) >= 12
+    assert len(set(names)) == len(names)
+    flood = Trace("f", "", 10, lambda t: 0.0, lambda r, t: 1.0, floods=(Flood(1, 500, 1.0),))
+    assert len(flood.jobs()) == 500
+    assert SHORT_SPIKE.jobs(1) == SHORT_SPIKE.jobs(1) != SHORT_SPIKE.jobs(2)
+
+
+def test_reversals_count_turns_and_rate_on_steady_spans() -> None:
+    scales = [(10.0, 0, 5), (20.0, 5, 7), (60.0, 7, 6), (400.0, 6, 8), (500.0, 8, 9)]
+    assert reversal_times(scales) == [60.0, 400.0]
+    assert per_5min([60.0, 400.0], [(0.0, 300.0)]) == 1.0
+    assert per_5min([60.0], []) is None
+
+
+def test_table_shows_medians_over_seeds() -> None:
+    config = SimConfig()
+    results = [r for seed in (1, 2, 3) for r in
+               run_trace(SHORT_SPIKE, config, ("sluice", "keda"), seed=seed)]  # fmt: skip
+    summaries = aggregate(results)
+    assert [(s.policy, s.seeds) for s in summaries] == [("sluice", 3), ("keda", 3)]
+    costs = sorted(r.replica_seconds for r in results if r.policy == "sluice")
+    assert summaries[0].replica_seconds == costs[1]
+    assert summaries[0].replica_seconds_range == (costs[0], costs[2])
+    assert "| short-spike | sluice |" in table(summaries)
