@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TOOLS  := .tools/bin
 
-.PHONY: help install tools test lint typecheck imports pytest demo manifests docs docs-site bench clean
+.PHONY: help install tools test lint typecheck imports pytest demo crd manifests docs docs-site bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,8 +46,11 @@ test-fast: $(STAMP)  ## the pure unit tier only (no sockets, no processes): seco
 demo: $(STAMP)  ## local mode: a queue scales from zero under a spike of load and back
 	$(BIN)/python -m sluice_local.demo $(DEMO_ARGS)
 
-manifests: tools  ## render manifests/install.yaml from the Helm chart
-	$(BIN)/python scripts/render_manifests.py
+crd: $(STAMP)  ## generate the JobQueue CRD (crds/ and the chart's copy) from the pydantic models
+	$(BIN)/python -m scripts.gen_crd
+
+manifests: tools  ## generate the CRD, then render manifests/install.yaml from the Helm chart
+	$(BIN)/python -m scripts.render_manifests
 
 docs: $(STAMP)  ## regenerate docs/reference/jobqueue.md from the CRD, then build the site
 	$(BIN)/python scripts/gen_reference.py

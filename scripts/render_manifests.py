@@ -2,9 +2,9 @@
 
 The chart is the one description of an install; the plain manifest is its
 default rendering into namespace ``sluice-system``, preceded by that Namespace
-(labelled for the restricted Pod Security Standard). First the CRD is copied
-from crds/ into the chart, so the chart's copy stays byte-identical to the
-source of truth. ``--check`` renders without writing and fails on drift.
+(labelled for the restricted Pod Security Standard). First the CRD is
+generated into crds/ and the chart (scripts/gen_crd.py), so the render holds
+the current schema. ``--check`` renders without writing and fails on drift.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from scripts import gen_crd
+
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "charts" / "sluice"
-CRDS = ROOT / "crds"
-CHART_CRDS = CHART / "files" / "crds"
 INSTALL = ROOT / "manifests" / "install.yaml"
 RELEASE = "sluice"
 NAMESPACE = "sluice-system"
@@ -49,18 +49,6 @@ def helm() -> str:
     return found
 
 
-def sync_crds() -> list[Path]:
-    """Copy crds/*.yaml into the chart; returns the files that changed."""
-    CHART_CRDS.mkdir(parents=True, exist_ok=True)
-    changed = []
-    for source in sorted(CRDS.glob("*.yaml")):
-        target = CHART_CRDS / source.name
-        if not target.exists() or target.read_bytes() != source.read_bytes():
-            shutil.copyfile(source, target)
-            changed.append(target)
-    return changed
-
-
 def render() -> str:
     """The install manifest as the chart renders it now."""
     argv = [helm(), "template", RELEASE, str(CHART), "--namespace", NAMESPACE]
@@ -73,23 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if install.yaml is stale")
     args = parser.parse_args(argv)
     if args.check:
-        stale = [p.name for p in sorted(CRDS.glob("*.yaml")) if _differs(p, CHART_CRDS / p.name)]
+        stale = [str(p.relative_to(ROOT)) for p in gen_crd.stale()]
         fresh = render()
         diff = list(difflib.unified_diff(INSTALL.read_text().splitlines(), fresh.splitlines()))
         for line in diff[:40]:
             print(line)
         if stale:
-            print(f"chart CRD copies out of date: {', '.join(stale)}")
+            print(f"CRD files out of date (`make crd`): {', '.join(stale)}")
         return 1 if diff or stale else 0
-    for path in sync_crds():
+    for path in gen_crd.write():
         print(f"updated {path.relative_to(ROOT)}")
     INSTALL.write_text(render())
     print(f"wrote {INSTALL.relative_to(ROOT)}")
     return 0
-
-
-def _differs(a: Path, b: Path) -> bool:
-    return not b.exists() or a.read_bytes() != b.read_bytes()
 
 
 if __name__ == "__main__":

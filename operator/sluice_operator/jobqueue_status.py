@@ -7,7 +7,9 @@ the Kubernetes shape (type, status, reason, message, lastTransitionTime,
 observedGeneration); ``lastTransitionTime`` moves only when the status flips.
 
 :data:`STATUS_FIELDS`, :data:`DECISION_FIELDS` and :data:`CONDITION_FIELDS`
-list every field written here: the CRD must declare them all, or the API server prunes them.
+come from the status model the CRD is generated from: a field written here and
+not declared there would be pruned by the API server (a test feeds real output
+to the generated schema).
 """
 
 from __future__ import annotations
@@ -19,33 +21,14 @@ from typing import Any
 
 from sluice_scaling.reconcile import Tick
 
-STATUS_FIELDS: tuple[str, ...] = (
-    "observedGeneration",
-    "replicas",
-    "readyReplicas",
-    "desiredReplicas",
-    "backlog",
-    "inFlight",
-    "delayed",
-    "dead",
-    "oldestAgeSeconds",
-    "arrivalRate",
-    "serviceTimeSeconds",
-    "workers",
-    "lastScaleTime",
-    "lastScaleReason",
-    "lastDecision",
-    "conditions",
-)
-DECISION_FIELDS: tuple[str, ...] = ("term", "reason")
-CONDITION_FIELDS: tuple[str, ...] = (
-    "type",
-    "status",
-    "reason",
-    "message",
-    "lastTransitionTime",
-    "observedGeneration",
-)
+from .crd.status_schema import Condition as StatusCondition
+from .crd.status_schema import JobQueueStatus, LastDecision, field_names
+
+# Declared once, in the status model the CRD's status schema is generated from;
+# Kopf's own storage is written by Kopf, not here.
+STATUS_FIELDS: tuple[str, ...] = tuple(f for f in field_names(JobQueueStatus) if f != "kopf")
+DECISION_FIELDS: tuple[str, ...] = field_names(LastDecision)
+CONDITION_FIELDS: tuple[str, ...] = field_names(StatusCondition)
 CONDITION_TYPES: tuple[str, ...] = ("Ready", "MetricsAvailable", "ScalingLimited", "Paused")
 _MAX_MESSAGE = 1024
 

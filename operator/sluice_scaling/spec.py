@@ -1,10 +1,12 @@
-"""Typed ``JobQueue`` spec: the one model the operator and ``sluice up`` share.
+"""The typed ``JobQueue`` spec that the operator and ``sluice up`` share; the CRD is made from it.
 
-The CRD's OpenAPI schema (``crds/``) and these models describe the same
-fields; the CRD rejects what it can at admission, and these models re-check
-everything (plus what a schema cannot say) so local mode gives the same
-answers without an API server. Field names keep the CRD's camelCase through
-aliases; Python code uses snake_case.
+The CRD's OpenAPI schema (``crds/``, the chart's copy) is generated from these
+models by ``scripts/gen_crd.py``: each field's docstring is its description
+(what ``kubectl explain`` shows), its bounds are the schema's bounds, and the
+cross-field rules are written twice, side by side: as CEL
+(``x-kubernetes-validations``, for the API server) and as a validator (for
+local mode, which has no API server). Field names keep the CRD's camelCase
+through aliases; Python code uses snake_case.
 
 Errors are :class:`SpecError` with the field path and the reason, e.g.
 ``spec.scaling.maxReplicas: must be >= minReplicas (2), got 1``.
@@ -19,12 +21,25 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+CEL = "x-kubernetes-validations"  # the CRD's key for CEL rules the API server runs
+
+
+def cel(*rules: tuple[str, str]) -> dict[str, Any]:
+    """CEL rules (rule, message) as schema extras; each mirrors a validator next to it."""
+    return {CEL: [{"rule": rule, "message": message} for rule, message in rules]}
+
 
 class _Model(BaseModel):
     # strict: "10" is not 10. The API server's schema refuses it, so local mode
     # (no API server) must too, or the same file means different things.
+    # Attribute docstrings are the user-facing descriptions the CRD carries.
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, strict=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        use_attribute_docstrings=True,
     )
 
 
@@ -32,24 +47,60 @@ class SecretKeyRef(_Model):
     """A key in a Secret in the JobQueue's namespace."""
 
     name: str = Field(min_length=1, max_length=253)
+    """Name of the Secret, in the JobQueue's namespace."""
     key: str = Field(min_length=1, max_length=253)
+    """Key within the Secret."""
 
 
 class RedisTLS(_Model):
+    """TLS to Redis. A redis:// url is switched to rediss:// when enabled."""
+
     enabled: bool = False
-    ca_secret_ref: SecretKeyRef | None = None  # PEM bundle to trust
-    insecure_skip_verify: bool = False  # development only: no certificate check
+    """Connect over TLS."""
+    ca_secret_ref: SecretKeyRef | None = None
+    """A Secret key holding the PEM bundle of the CAs to trust; mounted read-only into the
+    workers. Without it the system trust store is used."""
+    insecure_skip_verify: bool = False
+    """Skip certificate verification. Development only."""
+
+
+# The scheme and password checks are the validator's; the CRD says the same in a
+# pattern and a CEL rule (a schema cannot parse a URL).
+_URL_SCHEMA = {
+    "pattern": "^(redis|rediss|unix)://",
+    **cel(
+        (
+            "!self.matches('^[a-z]+://[^/@]*:[^/@]+@')",
+            "url must not carry a password; use passwordSecretRef or urlSecretRef",
+        )
+    ),
+}
 
 
 class RedisSpec(_Model):
-    """Where the queue lives. Credentials come only from Secrets."""
+    """Where the queue lives. Set exactly one of url or urlSecretRef; credentials come only
+    from Secrets in the JobQueue's namespace."""
 
-    url: str | None = Field(default=None, max_length=2048)  # redis://host:6379/0, no password
-    url_secret_ref: SecretKeyRef | None = None  # the whole URL, password included
-    username_secret_ref: SecretKeyRef | None = None  # Redis 6 ACL user
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            ("has(self.url) != has(self.urlSecretRef)", "set exactly one of url or urlSecretRef")
+        )
+    )
+
+    url: str | None = Field(default=None, max_length=2048, json_schema_extra=_URL_SCHEMA)
+    """Redis URL without a password, e.g. redis://redis.queues.svc:6379/0 (rediss:// for TLS).
+    Put the password in passwordSecretRef, or the whole URL in urlSecretRef."""
+    url_secret_ref: SecretKeyRef | None = None
+    """A Secret key holding the whole Redis URL, password included."""
+    username_secret_ref: SecretKeyRef | None = None
+    """A Secret key holding the Redis ACL user name (Redis 6+)."""
     password_secret_ref: SecretKeyRef | None = None
+    """A Secret key holding the Redis password."""
     tls: RedisTLS = RedisTLS()
-    cluster: bool = False  # a Redis Cluster: the url names any node
+    cluster: bool = False
+    """The url names a node of a Redis Cluster. Workers and the operator use cluster clients;
+    every key of a queue shares its hash tag, so a queue lives in one slot and its scripts run
+    on the node that owns it."""
 
     @model_validator(mode="after")
     def _one_source(self) -> RedisSpec:
@@ -70,70 +121,135 @@ class WorkerSpec(_Model):
     """The worker Deployment's pods."""
 
     image: str = Field(min_length=1)
-    tasks: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # module:attribute
-    concurrency: int = Field(default=10, ge=1, le=1000)  # jobs at once per replica
-    isolation: Literal["thread", "process"] = "thread"  # process: timed-out sync jobs are killed
-    resources: dict[str, Any] | None = None  # core/v1 ResourceRequirements
-    env: list[dict[str, Any]] = []  # core/v1 EnvVar, appended after Sluice's own
-    pod_template: dict[str, Any] = {}  # metadata + spec fields merged into the pod template
+    """Worker image: an application image built FROM the Sluice worker image, with the task
+    module on its Python path."""
+    tasks: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    """The task registry as module:attribute, e.g. thumbnails.tasks:tasks (a sluice.Tasks
+    object)."""
+    concurrency: int = Field(default=10, ge=1, le=1000)
+    """Jobs one replica runs at once."""
+    isolation: Literal["thread", "process"] = "thread"
+    """How jobs run: thread (async handlers on the event loop, sync ones in threads) or process
+    (sync handlers in child processes, killed on timeout)."""
+    resources: dict[str, Any] | None = None
+    """The worker container's resources (core/v1 ResourceRequirements)."""
+    env: list[dict[str, Any]] = []
+    """Extra environment variables (core/v1 EnvVar), appended after the SLUICE_* variables the
+    operator sets."""
+    pod_template: dict[str, Any] = {}
+    """Pod template fields merged into the worker pods: metadata (labels, annotations) and spec
+    (node selector, tolerations, volumes, sidecars; a container named worker is merged into
+    Sluice's own)."""
     termination_grace_period_seconds: int = Field(default=330, ge=1, le=86400)
+    """Seconds a stopping worker has to finish its running jobs; must exceed
+    jobs.timeoutSeconds."""
     metrics_port: int = Field(default=9090, ge=1024, le=65535)
+    """Port of the worker's /metrics, /healthz and /readyz endpoints."""
 
 
 class BackoffSpec(_Model):
-    """Retry delay: full jitter over min(cap, base * multiplier ** (attempt - 1))."""
+    """Delay before a retry: a uniform random time up to min(capSeconds, baseSeconds *
+    multiplier^(attempt - 1))."""
 
     base_seconds: float = Field(default=1.0, gt=0)
+    """Delay bound of the first retry, in seconds."""
     cap_seconds: float = Field(default=300.0, gt=0)
+    """Largest retry delay, in seconds."""
     multiplier: float = Field(default=2.0, ge=1)
+    """Growth of the delay bound per attempt."""
 
 
 class JobsSpec(_Model):
     """Defaults for every job of the queue; an enqueue may override some."""
 
     timeout_seconds: float = Field(default=300.0, gt=0)
+    """Seconds a job may run before it is cancelled and counted as failed."""
     max_attempts: int = Field(default=5, ge=1, le=1000)
-    lease_seconds: float = Field(default=30.0, ge=1)  # heartbeat-renewed; SIGKILL recovery time
+    """Attempts before a job goes to the dead-letter queue."""
+    lease_seconds: float = Field(default=30.0, ge=1)
+    """Lease a worker renews while a job runs; a job whose worker died is retried after at most
+    this long."""
     backoff: BackoffSpec = BackoffSpec()
-    result_ttl_seconds: int = Field(default=3600, ge=1)  # finished jobs then expire
-    dead_letter_max_length: int = Field(default=10000, ge=1)  # oldest trimmed beyond
-    max_queue_length: int | None = Field(default=None, ge=1)  # enqueue raises QueueFull beyond
+    result_ttl_seconds: int = Field(default=3600, ge=1)
+    """Seconds a finished job and its result are kept; an enqueue with the same id is a no-op
+    meanwhile. Each costs about 250 bytes of Redis plus its result, so an hour at 100 jobs/s is
+    about 90 MB."""
+    dead_letter_max_length: int = Field(default=10000, ge=1)
+    """Dead letters kept; the oldest are dropped beyond it."""
+    max_queue_length: int | None = Field(default=None, ge=1)
+    """Jobs the queue may hold before an enqueue is refused (QueueFull). Unbounded when
+    unset."""
 
 
 class FallbackSpec(_Model):
-    """What to do while metrics cannot be read."""
+    """What to do while the queue's stats cannot be read."""
 
-    failure_threshold: int = Field(default=3, ge=1)  # consecutive failed polls
-    replicas: int | None = Field(default=None, ge=0)  # held after the threshold; None: keep
+    failure_threshold: int = Field(default=3, ge=1)
+    """Consecutive failed reads before the fallback applies."""
+    replicas: int | None = Field(default=None, ge=0)
+    """Replicas to hold after the threshold. Unset keeps the current count (never scales down
+    on missing data)."""
 
 
 class ScaleUpSpec(_Model):
-    max_step: int = Field(default=10, ge=1)  # replicas added per decision at most
+    """Scale-up happens at once, in bounded steps."""
+
+    max_step: int = Field(default=10, ge=1)
+    """Replicas added by one decision at most."""
 
 
 class ScaleDownSpec(_Model):
+    """Scale-down follows the highest recommendation of a window, in bounded steps; idle
+    workers are removed first."""
+
     # Shorter than the HPA's 300 s: scale-down removes idle pods first and busy
     # ones drain, so giving capacity back early costs no work. In the simulator,
     # 30 s / 4 cut replica-seconds 10-20 % against 60 s / 2 at the same latency.
     stabilization_window_seconds: float = Field(default=30.0, ge=0)
-    max_step: int = Field(default=4, ge=1)  # replicas removed per decision at most
+    """Seconds of recommendations whose highest is used to scale down. Short by default
+    because idle pods go first and busy ones drain."""
+    max_step: int = Field(default=4, ge=1)
+    """Replicas removed by one decision at most."""
 
 
 class ScalingSpec(_Model):
-    """How replicas follow the queue."""
+    """How the worker replicas follow the queue."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            ("self.minReplicas <= self.maxReplicas", "maxReplicas must be >= minReplicas"),
+            (
+                "!has(self.fallback.replicas) || (self.minReplicas <= self.fallback.replicas"
+                " && self.fallback.replicas <= self.maxReplicas)",
+                "fallback.replicas must lie within [minReplicas, maxReplicas]",
+            ),
+        )
+    )
 
     min_replicas: int = Field(default=0, ge=0)
+    """Fewest replicas; 0 lets an idle queue scale to zero."""
     max_replicas: int = Field(default=10, ge=0)
+    """Most replicas."""
     polling_interval_seconds: float = Field(default=5.0, ge=1, le=300)
-    latency_target_seconds: float = Field(default=30.0, gt=0)  # how long a job may wait
-    target_utilization: float = Field(default=0.8, gt=0, le=1)  # busy share of capacity
-    activation_backlog: int = Field(default=1, ge=1)  # jobs that wake a queue at zero
-    cold_start_backlog_per_replica: int = Field(default=10, ge=1)  # before service time is known
+    """Seconds between two reads of the queue's stats and decisions."""
+    latency_target_seconds: float = Field(default=30.0, gt=0)
+    """How long a job may wait before it starts. Replicas are added to drain the backlog within
+    it, and when the oldest job has waited longer."""
+    target_utilization: float = Field(default=0.8, gt=0, le=1)
+    """Share of the workers' slots that the arrival rate should keep busy; the rest is headroom
+    for bursts."""
+    activation_backlog: int = Field(default=1, ge=1)
+    """Waiting jobs that wake a queue scaled to zero."""
+    cold_start_backlog_per_replica: int = Field(default=10, ge=1)
+    """Waiting jobs per replica to assume while no service time has been measured yet."""
     scale_up: ScaleUpSpec = ScaleUpSpec()
     scale_down: ScaleDownSpec = ScaleDownSpec()
     idle_seconds_before_zero: float = Field(default=120.0, ge=0)
+    """Seconds with nothing waiting and nothing in flight before scaling to zero (when
+    minReplicas is 0)."""
     fallback: FallbackSpec = FallbackSpec()
     paused: bool = False
+    """Stop scaling and leave the replica count as it is."""
 
     @model_validator(mode="after")
     def _bounds(self) -> ScalingSpec:
@@ -148,14 +264,28 @@ class ScalingSpec(_Model):
 
 
 class JobQueueSpec(_Model):
-    """``JobQueue.spec``."""
+    """The queue, its workers, its jobs' defaults and how replicas follow the queue."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            (
+                "self.jobs.timeoutSeconds < double(self.worker.terminationGracePeriodSeconds)",
+                "jobs.timeoutSeconds must be below worker.terminationGracePeriodSeconds so a"
+                " draining worker can finish its jobs",
+            )
+        )
+    )
 
     queue_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
+    """Name of the queue in Redis (its keys are q:{queueName}:*). Defaults to the JobQueue's
+    own name; set it to share a queue with producers that use another name."""
     redis: RedisSpec
     worker: WorkerSpec
     jobs: JobsSpec = JobsSpec()
     scaling: ScalingSpec = ScalingSpec()
-    delete_policy: Literal["Retain", "Purge"] = "Retain"  # Redis data on JobQueue delete
+    delete_policy: Literal["Retain", "Purge"] = "Retain"
+    """What happens to the queue's data in Redis when the JobQueue is deleted: Retain keeps
+    it, Purge deletes every key of the queue."""
 
     @model_validator(mode="after")
     def _grace_covers_timeout(self) -> JobQueueSpec:

@@ -27,6 +27,7 @@ from chart_tools import (
 )
 from tests.pod_security import assert_restricted, pod_specs
 
+from sluice import __version__
 from sluice_operator import rbac
 from sluice_operator.deployment import render_deployment
 from sluice_operator.main import namespaces, parse_args
@@ -176,7 +177,7 @@ def test_log_settings_and_image_tag_follow_values() -> None:
     args = parse_args(container["args"])
     assert (args.log_level, args.log_format) == ("debug", "text")
     assert container["image"] == "ghcr.io/sluice-dev/sluice-operator:1.2.3"
-    assert _operator({})["image"].endswith(":0.1.0")  # appVersion
+    assert _operator({})["image"].endswith(f":{__version__}")  # appVersion
 
 
 def test_operator_deployment_is_single_and_recreated() -> None:

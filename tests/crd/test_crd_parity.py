@@ -1,9 +1,11 @@
-"""The CRD schema and the operator's pydantic model describe the same spec.
+"""The CRD schema generated from the pydantic model describes the same spec as the model.
 
-Walks ``JobQueueSpec.model_fields`` recursively by alias (camelCase) next to
-the CRD's ``spec`` schema: same fields both ways, same types, same required
-set, same defaults (a nested model's default is ``{}`` in the CRD, filled by
-its children's defaults), same bounds, enums and patterns.
+The CRD is made from the model (scripts/gen_crd.py), so this checks the
+generator's rewrite rather than two hand-kept copies. It walks
+``JobQueueSpec.model_fields`` recursively by alias (camelCase) next to the
+CRD's ``spec`` schema: same fields both ways, same types, same required set,
+same defaults (a nested model's default is ``{}`` in the CRD, filled by its
+children's defaults), same bounds, enums and patterns.
 """
 
 from __future__ import annotations
