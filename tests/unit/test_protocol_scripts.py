@@ -66,3 +66,36 @@ def test_a_script_without_keys_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
             scripts.script("stats")
     finally:
         scripts.script.cache_clear()
+
+
+def lua_sources() -> dict[str, str]:
+    """Every Lua file, comments stripped."""
+    files = [*scripts.NAMES, "_lib", "_jobs"]
+    return {n: re.sub(r"--[^\n]*", "", scripts._read(n)) for n in files}
+
+
+@pytest.mark.parametrize(("name", "code"), lua_sources().items())
+def test_lua_never_spells_a_stored_letter(name: str, code: str) -> None:
+    # Job fields, states, outcome kinds and histogram kinds come from the generated tables.
+    assert not re.findall(r"""['"][a-z]['"]""", code), f"{name}.lua spells a stored letter"
+
+
+@pytest.mark.parametrize(("name", "code"), lua_sources().items())
+def test_lua_reads_only_names_the_generated_tables_have(name: str, code: str) -> None:
+    tables = scripts.names()
+    used = re.findall(rf"\b({'|'.join(tables)})\.(\w+)", code)
+    unknown = {f"{t}.{n}" for t, n in used if n not in tables[t]}
+    assert not unknown, f"{name}.lua reads {unknown}"
+
+
+def test_the_generated_tables_are_the_python_definitions() -> None:
+    from sluice.protocol.keys import HISTOGRAMS, STATES, F
+    from sluice.protocol.messages import OUTCOME_CODES
+
+    lua = scripts.constants()
+    assert f"attempts = '{F.ATTEMPTS}'" in lua
+    assert f"max_attempts = '{F.MAX_ATTEMPTS}'" in lua
+    assert all(f"{shown} = '{stored}'" in lua for stored, shown in STATES.items())
+    assert all(f"{kind} = '{code}'" in lua for kind, code in OUTCOME_CODES.items())
+    assert all(f"{kind} = '{code}'" in lua for kind, code in HISTOGRAMS.items())
+    assert len(scripts.names()["F"]) == len([k for k in vars(F) if k.isupper()])

@@ -26,6 +26,11 @@ Job hash fields are one letter: a waiting job is ``t q s e`` (plus ``m``/``o``
 when the enqueue overrode the defaults), which keeps it a small listpack. A
 payload over 64 bytes (``hash-max-ziplist-value``) would turn the hash into a
 hashtable several times its size, so payloads are string keys of their own.
+
+The letters are the wire format; nobody reads them by hand. The Lua scripts get
+them as named tables generated from :class:`F`, :data:`STATES` and
+:data:`HISTOGRAMS` (``F.attempts``, ``STATE.active``, ``HIST.wait``; see
+:func:`sluice.protocol.scripts.constants`), so the two languages cannot drift.
 """
 
 from __future__ import annotations
@@ -78,6 +83,15 @@ STATES = {
     "f": "dead",
     "x": "cancelled",
 }
+
+
+# Stats hash histograms: fields "<letter>:<bucket index>" and "<letter>:sum".
+HISTOGRAMS = {"service": "s", "wait": "w"}
+
+
+def job_fields() -> dict[str, str]:
+    """:class:`F` as lower-case name -> stored letter (the names Lua scripts use)."""
+    return {k.lower(): v for k, v in vars(F).items() if k.isupper()}
 
 
 def check_queue_name(name: str) -> str:

@@ -8,6 +8,8 @@ from typing import Literal
 from sluice.stats import Priority
 
 OutcomeKind = Literal["done", "retry", "fail", "release"]
+# How the finish script receives each kind (the Lua scripts read them as KIND.done etc.).
+OUTCOME_CODES: dict[OutcomeKind, str] = {"done": "d", "retry": "r", "fail": "f", "release": "l"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,14 +12,20 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sluice.errors import QueueFull
-from sluice.protocol.messages import Claimed, ClaimResult, Extended, NewJob, Outcome
+from sluice.protocol.messages import (
+    OUTCOME_CODES,
+    Claimed,
+    ClaimResult,
+    Extended,
+    NewJob,
+    Outcome,
+)
 from sluice.protocol.scripts import Arg
 
 T = TypeVar("T")
 
 # The last part of a traceback says most; the job hash need not hold megabytes.
 MAX_ERROR_CHARS = 8000
-_KINDS = {"done": "d", "retry": "r", "fail": "f", "release": "l"}
 
 
 @dataclass(frozen=True)
@@ -124,7 +130,7 @@ def finish(outcomes: Sequence[Outcome]) -> Call[list[bool]]:
             results.append(result)
         ref = len(results) if result else 0
         headers.append(
-            [o.id, o.token, _KINDS[o.kind], _ms(o.delay_s), max(0.0, o.service_s),
+            [o.id, o.token, OUTCOME_CODES[o.kind], _ms(o.delay_s), max(0.0, o.service_s),
              o.reason or "", clip_error(o.error), ref]
         )  # fmt: skip
     return Call("finish", [json.dumps(headers), *results], _accepted)

@@ -1,13 +1,17 @@
 """The Lua script registry: one file per operation, run with EVALSHA.
 
-Each script is the generated constants (histogram bounds, setting defaults),
+Each script is the generated constants (histogram bounds, setting defaults, the
+job hash's field names and state letters),
 the bindings of the keys it declares on its ``-- KEYS:`` line, then
 ``lua/_lib.lua`` (shared steps), ``lua/_jobs.lua`` when it says ``-- uses:
 jobs``, and the operation's own file. Generating the constants from
-:data:`sluice.stats.BUCKETS` and :class:`sluice.job_settings.JobSettings` keeps
-Python and Lua from drifting apart. A script gets only the keys it touches, and
-only the shared code it calls: on the hot paths (enqueue, claim, finish) every
-argument and every function definition costs server time per call.
+:data:`sluice.stats.BUCKETS`, :class:`sluice.job_settings.JobSettings` and
+:mod:`sluice.protocol.keys` keeps Python and Lua from drifting apart: a script
+says ``F.attempts`` and ``STATE.active``, never the stored letters, and a
+misspelt name fails loudly instead of reading a field that is not there. A script
+gets only the keys it touches, and only the shared code it calls: on the hot paths
+(enqueue, claim, finish) every argument and every function definition costs server
+time per call.
 
 A script is sent by SHA; a server that does not know it yet (restart, failover,
 another cluster node) answers NOSCRIPT and gets the source once (EVAL caches it).
@@ -27,7 +31,8 @@ import redis.cluster
 from redis.exceptions import NoScriptError
 
 from sluice.job_settings import JobSettings
-from sluice.protocol.keys import KEY_NAMES
+from sluice.protocol.keys import HISTOGRAMS, KEY_NAMES, STATES, job_fields
+from sluice.protocol.messages import OUTCOME_CODES
 from sluice.stats import BUCKETS
 
 SyncClient = redis.Redis | redis.cluster.RedisCluster
@@ -48,6 +53,23 @@ def _lua_number(x: float) -> str:
     return "math.huge" if math.isinf(x) else repr(x)
 
 
+def _lua_table(name: str, fields: dict[str, str]) -> str:
+    """``local NAME = {a = 'x', ...}``; reading a name it lacks raises (a typo is an error)."""
+    body = ", ".join(f"{k} = '{v}'" for k, v in fields.items())
+    guard = f"function(_, k) error('no {name}.' .. tostring(k)) end"
+    return f"local {name} = setmetatable({{{body}}}, {{__index = {guard}}})\n"
+
+
+def names() -> dict[str, dict[str, str]]:
+    """The named tables every script gets: Lua name -> {name: stored value}."""
+    return {
+        "F": job_fields(),
+        "STATE": {shown: stored for stored, shown in STATES.items()},
+        "KIND": {str(kind): code for kind, code in OUTCOME_CODES.items()},
+        "HIST": dict(HISTOGRAMS),
+    }
+
+
 def constants(jobs: bool = True) -> str:
     """The Lua preamble generated from the Python definitions (BUCKETS for _jobs.lua)."""
     d = JobSettings()
@@ -60,6 +82,7 @@ def constants(jobs: bool = True) -> str:
         (f"local BUCKETS = {{{bounds}}}\n" if jobs else "")
         + f"local DEFAULTS = {{{defaults}}}\n"
         + f"local WAKE_MAX = {WAKE_MAX}\n"
+        + "".join(_lua_table(name, table) for name, table in names().items())
     )
 
 

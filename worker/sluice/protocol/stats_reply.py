@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from sluice.protocol.keys import HISTOGRAMS
 from sluice.protocol.ops import Call, text
 from sluice.stats import BUCKETS, Counters, Histogram, Priority, QueueStats, WorkerInfo
 
@@ -44,8 +45,8 @@ def parse(queue: str, reply: list[Any]) -> QueueStats:
         dead=int(dead),
         oldest_age_s=max(0, int(now) - oldest_ms) / 1000 if oldest_ms >= 0 else None,
         counters=Counters(**{f: int(fields.get(f, 0)) for f in COUNTER_FIELDS}),
-        service_time=_histogram(fields, "s"),
-        wait_time=_histogram(fields, "w"),
+        service_time=_histogram(fields, HISTOGRAMS["service"]),
+        wait_time=_histogram(fields, HISTOGRAMS["wait"]),
         workers=tuple(sorted((w for w in workers if w), key=lambda w: w.id)),
     )
 

@@ -7,7 +7,7 @@ local function bucket(seconds)
   return #BUCKETS - 1
 end
 
--- kind: 's' service time, 'w' wait time
+-- kind: HIST.service or HIST.wait
 local function observe(kind, seconds)
   count(kind .. ':' .. bucket(seconds))
   sums[kind .. ':sum'] = (sums[kind .. ':sum'] or 0) + seconds
@@ -16,11 +16,11 @@ end
 -- Put a job in its ready list: at the front (next to run) or the back.
 -- since: the ms it became claimable (nil keeps the stored one).
 local function make_ready(id, key, front, since)
-  local pr = tonumber(redis.call('HGET', key, 'q')) or 2
+  local pr = tonumber(redis.call('HGET', key, F.priority)) or 2
   if since then
-    redis.call('HSET', key, 's', 'w', 'u', since)
+    redis.call('HSET', key, F.state, STATE.waiting, F.ready_since, since)
   else
-    redis.call('HSET', key, 's', 'w')
+    redis.call('HSET', key, F.state, STATE.waiting)
   end
   if front then
     redis.call('RPUSH', READY[pr + 1], id)
@@ -32,15 +32,15 @@ end
 
 -- Completed or cancelled: the payload goes, the hash expires after the result TTL.
 local function make_finished(id, key, state, now, cfg)
-  redis.call('HSET', key, 's', state, 'f', now)
+  redis.call('HSET', key, F.state, state, F.finished, now)
   redis.call('DEL', paykey(id))
   redis.call('EXPIRE', key, cfg.result_ttl_s)
 end
 
 -- Dead letters keep payload, reason and last error; the oldest beyond dead_max are dropped.
 local function make_dead(id, key, reason, err, now, cfg)
-  redis.call('HSET', key, 's', 'f', 'f', now, 'y', reason)
-  if err and err ~= '' then redis.call('HSET', key, 'x', err) end
+  redis.call('HSET', key, F.state, STATE.dead, F.finished, now, F.dead_reason, reason)
+  if err and err ~= '' then redis.call('HSET', key, F.error, err) end
   redis.call('ZADD', DEAD, now, id)
   count('dead_lettered')
   local extra = redis.call('ZCARD', DEAD) - cfg.dead_max
@@ -58,12 +58,13 @@ local function reap(now, cfg, limit)
   for _, id in ipairs(ids) do
     redis.call('ZREM', LEASES, id)
     local key = jobkey(id)
-    local v = redis.call('HMGET', key, 's', 'a', 'm', 'c')
-    if v[1] == 'a' then
-      if v[4] then
-        make_finished(id, key, 'x', now, cfg)
+    local state, attempts, max_attempts, cancel =
+      unpack(redis.call('HMGET', key, F.state, F.attempts, F.max_attempts, F.cancel))
+    if state == STATE.active then
+      if cancel then
+        make_finished(id, key, STATE.cancelled, now, cfg)
         count('cancelled')
-      elseif (tonumber(v[2]) or 0) >= (tonumber(v[3]) or cfg.max_attempts) then
+      elseif (tonumber(attempts) or 0) >= (tonumber(max_attempts) or cfg.max_attempts) then
         make_dead(id, key, 'lease_expired', 'lease expired: the worker stopped or stalled', now, cfg)
       else
         make_ready(id, key, true, now)

@@ -1,8 +1,13 @@
--- Shared by every script: the registry prepends the generated constants (BUCKETS,
--- DEFAULTS, WAKE_MAX) and the key names the script declares on its "-- KEYS:" line,
--- bound from KEYS in that order (READY is the four ready lists, critical .. low;
--- undeclared names are nil), then this file, then "_jobs.lua" for scripts that say
--- "-- uses: jobs".
+-- Shared by every script: the registry prepends the generated constants, then the
+-- key names the script declares on its "-- KEYS:" line, bound from KEYS in that order
+-- (READY is the four ready lists, critical .. low; undeclared names are nil), then
+-- this file, then "_jobs.lua" for scripts that say "-- uses: jobs".
+--
+-- Generated from the Python definitions: BUCKETS, DEFAULTS, WAKE_MAX, and the name
+-- tables F (job hash fields), STATE (job states), KIND (finish outcome kinds) and
+-- HIST (histogram kinds). Each maps a readable name to what is stored (F.attempts is
+-- 'a'): scripts never spell a stored letter, and reading a name a table lacks is an
+-- error rather than a silent nil.
 --
 -- Key names: READY lists by priority, DELAYED zset, LEASES zset, DEAD zset, STATS
 -- hash, CONFIG hash, WAKE list, WORKERS zset (id -> expiry ms), WINFO hash (id ->
@@ -81,6 +86,6 @@ local function flush()
 end
 
 local function make_delayed(id, key, due)
-  redis.call('HSET', key, 's', 'd', 'u', due)
+  redis.call('HSET', key, F.state, STATE.delayed, F.ready_since, due)
   redis.call('ZADD', DELAYED, due, id)
 end

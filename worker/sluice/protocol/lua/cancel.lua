@@ -7,19 +7,18 @@
 -- Returns 1 cancelled, 2 cancel requested (running), 0 not found or already finished.
 local id = ARGV[2]
 local key = jobkey(id)
-local v = redis.call('HMGET', key, 's', 'q')
-local state = v[1]
-if state == 'w' then
-  redis.call('LREM', READY[(tonumber(v[2]) or 2) + 1], 1, id)
-elseif state == 'd' then
+local state, priority = unpack(redis.call('HMGET', key, F.state, F.priority))
+if state == STATE.waiting then
+  redis.call('LREM', READY[(tonumber(priority) or 2) + 1], 1, id)
+elseif state == STATE.delayed then
   redis.call('ZREM', DELAYED, id)
-elseif state == 'a' then
-  redis.call('HSET', key, 'c', 1)
+elseif state == STATE.active then
+  redis.call('HSET', key, F.cancel, 1)
   return 2
 else
   return 0
 end
-make_finished(id, key, 'x', now_ms(), config())
+make_finished(id, key, STATE.cancelled, now_ms(), config())
 count('cancelled')
 flush()
 return 1

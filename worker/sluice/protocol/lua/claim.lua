@@ -20,19 +20,23 @@ for p = 1, 4 do
   local ids = redis.call('RPOP', READY[p], want)
   for _, id in ipairs(ids or {}) do
     local key = jobkey(id)
-    local v = redis.call('HMGET', key, 't', 'k', 'a', 'm', 'o', 'e', 'u')
-    if v[1] then
-      local token = (tonumber(v[2]) or 0) + 1
-      local attempt = (tonumber(v[3]) or 0) + 1
-      redis.call('HSET', key, 's', 'a', 'a', attempt, 'b', now, 'w', worker, 'k', token)
-      v[2] = redis.call('GET', paykey(id)) or ''
-      local wait = math.max(0, now - tonumber(v[7] or v[6]))
-      observe('w', wait / 1000)
-      local timeout_ms = math.floor((tonumber(v[5]) or cfg.timeout_s) * 1000)
+    local task, token, attempts, max_attempts, timeout_s, enqueued, ready_since = unpack(
+      redis.call('HMGET', key, F.task, F.token, F.attempts, F.max_attempts, F.timeout,
+        F.enqueued, F.ready_since))
+    if task then
+      token = (tonumber(token) or 0) + 1
+      local attempt = (tonumber(attempts) or 0) + 1
+      redis.call('HSET', key, F.state, STATE.active, F.attempts, attempt, F.started, now,
+        F.worker, worker, F.token, token)
+      local payload = redis.call('GET', paykey(id)) or ''
+      local wait = math.max(0, now - tonumber(ready_since or enqueued))
+      observe(HIST.wait, wait / 1000)
+      local timeout_ms = math.floor((tonumber(timeout_s) or cfg.timeout_s) * 1000)
       local n = #out
-      out[n + 1], out[n + 2], out[n + 3] = id, v[1], v[2]
-      out[n + 4], out[n + 5], out[n + 6] = attempt, tonumber(v[4]) or cfg.max_attempts, timeout_ms
-      out[n + 7], out[n + 8], out[n + 9] = token, tonumber(v[6]), wait
+      out[n + 1], out[n + 2], out[n + 3] = id, task, payload
+      out[n + 4], out[n + 5], out[n + 6] = attempt, tonumber(max_attempts) or cfg.max_attempts,
+        timeout_ms
+      out[n + 7], out[n + 8], out[n + 9] = token, tonumber(enqueued), wait
       table.insert(leased, now + lease)
       table.insert(leased, id)
       want = want - 1

@@ -27,17 +27,21 @@ for i = 0, n - 1 do
   local o = 3 + i * 7
   local id = ARGV[o]
   local key = jobkey(id)
-  -- Every job hash has 't': HSETNX both tests for the id and starts the new hash.
-  if redis.call('HSETNX', key, 't', ARGV[o + 1]) == 1 then
+  -- Every job hash has a task: HSETNX both tests for the id and starts the new hash.
+  if redis.call('HSETNX', key, F.task, ARGV[o + 1]) == 1 then
     local pr, delay = tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4])
-    local fields = {'q', pr, 'e', now}
-    if ARGV[o + 5] ~= '' then table.insert(fields, 'm'); table.insert(fields, ARGV[o + 5]) end
-    if ARGV[o + 6] ~= '' then table.insert(fields, 'o'); table.insert(fields, ARGV[o + 6]) end
+    local fields = {F.priority, pr, F.enqueued, now}
+    if ARGV[o + 5] ~= '' then
+      table.insert(fields, F.max_attempts); table.insert(fields, ARGV[o + 5])
+    end
+    if ARGV[o + 6] ~= '' then
+      table.insert(fields, F.timeout); table.insert(fields, ARGV[o + 6])
+    end
     if delay > 0 then
       redis.call('HSET', key, unpack(fields))
       make_delayed(id, key, now + delay)
     else
-      table.insert(fields, 's'); table.insert(fields, 'w')
+      table.insert(fields, F.state); table.insert(fields, STATE.waiting)
       redis.call('HSET', key, unpack(fields))
       table.insert(ready[pr + 1], id)
     end

@@ -9,12 +9,12 @@ local now = now_ms()
 local lost, cancelled = {}, {}
 for i = 3, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  local v = redis.call('HMGET', jobkey(id), 'k', 'c')
-  if v[1] ~= token or not redis.call('ZSCORE', LEASES, id) then
+  local held, cancel = unpack(redis.call('HMGET', jobkey(id), F.token, F.cancel))
+  if held ~= token or not redis.call('ZSCORE', LEASES, id) then
     table.insert(lost, id)
   else
     redis.call('ZADD', LEASES, 'XX', now + lease, id)
-    if v[2] then table.insert(cancelled, id) end
+    if cancel then table.insert(cancelled, id) end
   end
 end
 return {lost, cancelled}

@@ -4,7 +4,7 @@
 -- ARGV[2]: job id, ARGV[3]: token, ARGV[4]: percent, ARGV[5]: message
 -- Returns 1 recorded, 0 refused (lease lost).
 local key = jobkey(ARGV[2])
-local v = redis.call('HMGET', key, 'k', 's')
-if v[1] ~= ARGV[3] or v[2] ~= 'a' then return 0 end
-redis.call('HSET', key, 'g', ARGV[4], 'h', ARGV[5])
+local token, state = unpack(redis.call('HMGET', key, F.token, F.state))
+if token ~= ARGV[3] or state ~= STATE.active then return 0 end
+redis.call('HSET', key, F.progress, ARGV[4], F.progress_message, ARGV[5])
 return 1

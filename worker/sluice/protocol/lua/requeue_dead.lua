@@ -16,8 +16,8 @@ local n = 0
 for _, id in ipairs(ids) do
   local key = jobkey(id)
   if redis.call('ZREM', DEAD, id) == 1 and redis.call('EXISTS', key) == 1 then
-    redis.call('HSET', key, 'a', 0)
-    redis.call('HDEL', key, 'y', 'x', 'f', 'c')
+    redis.call('HSET', key, F.attempts, 0)
+    redis.call('HDEL', key, F.dead_reason, F.error, F.finished, F.cancel)
     make_ready(id, key, false, now)
     n = n + 1
   end

@@ -15,8 +15,9 @@ for p = 1, 4 do
   ready[p] = redis.call('LLEN', READY[p])
   local head = redis.call('LINDEX', READY[p], -1)
   if head then
-    local v = redis.call('HMGET', jobkey(head), 'u', 'e')
-    older(tonumber(v[1] or v[2]))
+    local ready_since, enqueued = unpack(redis.call('HMGET', jobkey(head), F.ready_since,
+      F.enqueued))
+    older(tonumber(ready_since or enqueued))
   end
 end
 local first = redis.call('ZRANGE', DELAYED, 0, 0, 'WITHSCORES')
