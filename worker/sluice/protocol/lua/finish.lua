@@ -15,10 +15,10 @@ local now = now_ms()
 local cfg = config()
 local out = {}
 
-local function retry(id, key, job, err, reason, delay_ms)
+local function retry(id, key, attempts, max_attempts, err, reason, delay_ms)
   count('failed')
   if err ~= '' then redis.call('HSET', key, F.error, err) end
-  if (tonumber(job.attempts) or 0) >= (tonumber(job.max_attempts) or cfg.max_attempts) then
+  if (tonumber(attempts) or 0) >= (tonumber(max_attempts) or cfg.max_attempts) then
     make_dead(id, key, reason ~= '' and reason or 'max_attempts', err, now, cfg)
   elseif delay_ms > 0 then
     make_delayed(id, key, now + delay_ms)
@@ -29,39 +29,33 @@ local function retry(id, key, job, err, reason, delay_ms)
   end
 end
 
-local function settle(id, key, job, kind, delay_ms, reason, err, result_ref)
-  if job.cancel then
-    make_finished(id, key, STATE.cancelled, now, cfg)
-    count('cancelled')
-  elseif kind == KIND.done then
-    if result_ref > 0 then
-      redis.call('SET', reskey(id), ARGV[2 + result_ref], 'EX', cfg.result_ttl_s)
-    end
-    make_finished(id, key, STATE.completed, now, cfg)
-    count('completed')
-  elseif kind == KIND.release then
-    redis.call('HINCRBY', key, F.attempts, -1)
-    make_ready(id, key, true, now)
-  elseif kind == KIND.fail then
-    count('failed')
-    make_dead(id, key, reason ~= '' and reason or 'failed', err, now, cfg)
-  else
-    retry(id, key, job, err, reason, delay_ms)
-  end
-end
-
 for i, o in ipairs(outcomes) do
   local id, token, kind, delay_ms, service_s, reason, err, result_ref = unpack(o)
   local key = jobkey(id)
   local held, cancel, attempts, max_attempts =
     unpack(redis.call('HMGET', key, F.token, F.cancel, F.attempts, F.max_attempts))
-  if held ~= token or redis.call('ZREM', LEASES, id) == 0 then
-    out[i] = 0
-  else
-    if kind ~= KIND.release then observe(HIST.service, service_s) end
-    local job = {cancel = cancel, attempts = attempts, max_attempts = max_attempts}
-    settle(id, key, job, kind, delay_ms, reason, err, result_ref)
+  out[i] = 0
+  if held == token and redis.call('ZREM', LEASES, id) == 1 then
     out[i] = 1
+    if kind ~= KIND.release then observe(HIST.service, service_s) end
+    if cancel then
+      make_finished(id, key, STATE.cancelled, now, cfg)
+      count('cancelled')
+    elseif kind == KIND.done then
+      if result_ref > 0 then
+        redis.call('SET', reskey(id), ARGV[2 + result_ref], 'EX', cfg.result_ttl_s)
+      end
+      make_finished(id, key, STATE.completed, now, cfg)
+      count('completed')
+    elseif kind == KIND.release then
+      redis.call('HINCRBY', key, F.attempts, -1)
+      make_ready(id, key, true, now)
+    elseif kind == KIND.fail then
+      count('failed')
+      make_dead(id, key, reason ~= '' and reason or 'failed', err, now, cfg)
+    else
+      retry(id, key, attempts, max_attempts, err, reason, delay_ms)
+    end
   end
 end
 flush()
