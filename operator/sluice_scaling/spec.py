@@ -23,6 +23,14 @@ from pydantic.alias_generators import to_camel
 
 CEL = "x-kubernetes-validations"  # the CRD's key for CEL rules the API server runs
 
+# Every number has a finite, documented range (the CRD's minimum/maximum, shown in
+# the reference). The jobs' ranges are the queue's JobSettings ranges, so a spec
+# accepted here is accepted when the operator writes it to Redis.
+HOUR = 3600
+DAY = 86400
+MAX_REPLICAS = 10_000  # per JobQueue; far beyond a Deployment anyone runs
+MAX_JOBS = 1_000_000_000  # queue lengths and backlogs
+
 
 def cel(*rules: tuple[str, str]) -> dict[str, Any]:
     """CEL rules (rule, message) as schema extras; each mirrors a validator next to it."""
@@ -39,6 +47,7 @@ class _Model(BaseModel):
         extra="forbid",
         frozen=True,
         strict=True,
+        allow_inf_nan=False,  # .inf and .nan are YAML numbers, never meaningful ones
         use_attribute_docstrings=True,
     )
 
@@ -140,7 +149,7 @@ class WorkerSpec(_Model):
     """Pod template fields merged into the worker pods: metadata (labels, annotations) and spec
     (node selector, tolerations, volumes, sidecars; a container named worker is merged into
     Sluice's own)."""
-    termination_grace_period_seconds: int = Field(default=330, ge=1, le=86400)
+    termination_grace_period_seconds: int = Field(default=330, ge=1, le=DAY)
     """Seconds a stopping worker has to finish its running jobs; must exceed
     jobs.timeoutSeconds."""
     metrics_port: int = Field(default=9090, ge=1024, le=65535)
@@ -151,32 +160,32 @@ class BackoffSpec(_Model):
     """Delay before a retry: a uniform random time up to min(capSeconds, baseSeconds *
     multiplier^(attempt - 1))."""
 
-    base_seconds: float = Field(default=1.0, gt=0)
+    base_seconds: float = Field(default=1.0, gt=0, le=DAY)
     """Delay bound of the first retry, in seconds."""
-    cap_seconds: float = Field(default=300.0, gt=0)
+    cap_seconds: float = Field(default=300.0, gt=0, le=DAY)
     """Largest retry delay, in seconds."""
-    multiplier: float = Field(default=2.0, ge=1)
+    multiplier: float = Field(default=2.0, ge=1, le=100)
     """Growth of the delay bound per attempt."""
 
 
 class JobsSpec(_Model):
     """Defaults for every job of the queue; an enqueue may override some."""
 
-    timeout_seconds: float = Field(default=300.0, gt=0)
+    timeout_seconds: float = Field(default=300.0, gt=0, le=DAY)
     """Seconds a job may run before it is cancelled and counted as failed."""
     max_attempts: int = Field(default=5, ge=1, le=1000)
     """Attempts before a job goes to the dead-letter queue."""
-    lease_seconds: float = Field(default=30.0, ge=1)
+    lease_seconds: float = Field(default=30.0, ge=1, le=HOUR)
     """Lease a worker renews while a job runs; a job whose worker died is retried after at most
     this long."""
     backoff: BackoffSpec = BackoffSpec()
-    result_ttl_seconds: int = Field(default=3600, ge=1)
+    result_ttl_seconds: int = Field(default=3600, ge=1, le=30 * DAY)
     """Seconds a finished job and its result are kept; an enqueue with the same id is a no-op
     meanwhile. Each costs about 250 bytes of Redis plus its result, so an hour at 100 jobs/s is
     about 90 MB."""
-    dead_letter_max_length: int = Field(default=10000, ge=1)
+    dead_letter_max_length: int = Field(default=10000, ge=1, le=10_000_000)
     """Dead letters kept; the oldest are dropped beyond it."""
-    max_queue_length: int | None = Field(default=None, ge=1)
+    max_queue_length: int | None = Field(default=None, ge=1, le=MAX_JOBS)
     """Jobs the queue may hold before an enqueue is refused (QueueFull). Unbounded when
     unset."""
 
@@ -184,9 +193,9 @@ class JobsSpec(_Model):
 class FallbackSpec(_Model):
     """What to do while the queue's stats cannot be read."""
 
-    failure_threshold: int = Field(default=3, ge=1)
+    failure_threshold: int = Field(default=3, ge=1, le=1000)
     """Consecutive failed reads before the fallback applies."""
-    replicas: int | None = Field(default=None, ge=0)
+    replicas: int | None = Field(default=None, ge=0, le=MAX_REPLICAS)
     """Replicas to hold after the threshold. Unset keeps the current count (never scales down
     on missing data)."""
 
@@ -194,7 +203,7 @@ class FallbackSpec(_Model):
 class ScaleUpSpec(_Model):
     """Scale-up happens at once, in bounded steps."""
 
-    max_step: int = Field(default=10, ge=1)
+    max_step: int = Field(default=10, ge=1, le=MAX_REPLICAS)
     """Replicas added by one decision at most."""
 
 
@@ -205,10 +214,10 @@ class ScaleDownSpec(_Model):
     # Shorter than the HPA's 300 s: scale-down removes idle pods first and busy
     # ones drain, so giving capacity back early costs no work. In the simulator,
     # 30 s / 4 cut replica-seconds 10-20 % against 60 s / 2 at the same latency.
-    stabilization_window_seconds: float = Field(default=30.0, ge=0)
+    stabilization_window_seconds: float = Field(default=30.0, ge=0, le=HOUR)
     """Seconds of recommendations whose highest is used to scale down. Short by default
     because idle pods go first and busy ones drain."""
-    max_step: int = Field(default=4, ge=1)
+    max_step: int = Field(default=4, ge=1, le=MAX_REPLICAS)
     """Replicas removed by one decision at most."""
 
 
@@ -226,25 +235,25 @@ class ScalingSpec(_Model):
         )
     )
 
-    min_replicas: int = Field(default=0, ge=0)
+    min_replicas: int = Field(default=0, ge=0, le=MAX_REPLICAS)
     """Fewest replicas; 0 lets an idle queue scale to zero."""
-    max_replicas: int = Field(default=10, ge=0)
+    max_replicas: int = Field(default=10, ge=0, le=MAX_REPLICAS)
     """Most replicas."""
     polling_interval_seconds: float = Field(default=5.0, ge=1, le=300)
     """Seconds between two reads of the queue's stats and decisions."""
-    latency_target_seconds: float = Field(default=30.0, gt=0)
+    latency_target_seconds: float = Field(default=30.0, gt=0, le=DAY)
     """How long a job may wait before it starts. Replicas are added to drain the backlog within
     it, and when the oldest job has waited longer."""
     target_utilization: float = Field(default=0.8, gt=0, le=1)
     """Share of the workers' slots that the arrival rate should keep busy; the rest is headroom
     for bursts."""
-    activation_backlog: int = Field(default=1, ge=1)
+    activation_backlog: int = Field(default=1, ge=1, le=MAX_JOBS)
     """Waiting jobs that wake a queue scaled to zero."""
-    cold_start_backlog_per_replica: int = Field(default=10, ge=1)
+    cold_start_backlog_per_replica: int = Field(default=10, ge=1, le=MAX_JOBS)
     """Waiting jobs per replica to assume while no service time has been measured yet."""
     scale_up: ScaleUpSpec = ScaleUpSpec()
     scale_down: ScaleDownSpec = ScaleDownSpec()
-    idle_seconds_before_zero: float = Field(default=120.0, ge=0)
+    idle_seconds_before_zero: float = Field(default=120.0, ge=0, le=DAY)
     """Seconds with nothing waiting and nothing in flight before scaling to zero (when
     minReplicas is 0)."""
     fallback: FallbackSpec = FallbackSpec()

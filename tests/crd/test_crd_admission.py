@@ -97,6 +97,17 @@ INVALID = [
     pytest.param({"worker.concurrency": "10"}, SCHEMA, id="concurrency-as-string"),
     pytest.param({"scaling.paused": "yes"}, SCHEMA, id="paused-as-string"),
     pytest.param({"redis.url": "redis://r/" + "x" * 2048}, SCHEMA, id="url-too-long"),
+    # Every number has a finite maximum, so the API server refuses what the model refuses.
+    pytest.param({"jobs.resultTtlSeconds": 10**20}, SCHEMA, id="result-ttl-1e20"),
+    pytest.param({"jobs.resultTtlSeconds": 1e20}, SCHEMA, id="result-ttl-1e20-float"),
+    pytest.param({"jobs.maxAttempts": 100000}, SCHEMA, id="attempts-above-cap"),
+    pytest.param({"jobs.leaseSeconds": 1e300}, SCHEMA, id="lease-1e300"),
+    pytest.param({"jobs.backoff.multiplier": 1e6}, SCHEMA, id="backoff-multiplier-huge"),
+    pytest.param({"scaling.latencyTargetSeconds": 1e300}, SCHEMA, id="latency-target-1e300"),
+    pytest.param(
+        {"scaling.maxReplicas": 10**9, "scaling.minReplicas": 1}, SCHEMA, id="max-replicas-1e9"
+    ),
+    pytest.param({"scaling.idleSecondsBeforeZero": 1e12}, SCHEMA, id="idle-1e12"),
 ]
 
 VALID = [

@@ -91,6 +91,16 @@ def test_schema_is_structural_and_described(path: str, node: dict[str, Any]) -> 
         assert name in node["properties"], f"{path}: requires undeclared {name}"
 
 
+def test_every_spec_number_has_a_finite_range() -> None:
+    """The API server refuses what the model refuses: .inf cannot be sent, 1e20 is above max."""
+    numbers = [(p, n) for p, n in walk(root_schema()["properties"]["spec"])
+               if n.get("type") in ("integer", "number")]  # fmt: skip
+    assert len(numbers) >= 25
+    for path, node in numbers:
+        assert "minimum" in node, f"spec{path}: no minimum"
+        assert "maximum" in node, f"spec{path}: no maximum"
+
+
 def test_every_default_validates_against_its_own_node() -> None:
     for path, node in walk(root_schema()):
         if "default" not in node:

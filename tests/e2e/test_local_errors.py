@@ -47,6 +47,28 @@ def test_invalid_spec_exits_2_naming_file_field_and_reason(tmp_path: Path) -> No
     assert not (tmp_path / "data").exists()  # nothing was started
 
 
+@pytest.mark.parametrize(
+    ("jobs", "message"),
+    [
+        ("{leaseSeconds: .inf}", "spec.jobs.leaseSeconds: Input should be a finite number"),
+        ("{resultTtlSeconds: 100000000000000000000}",
+         "spec.jobs.resultTtlSeconds: Input should be less than or equal to 2592000"),
+        ("{maxAttempts: 100000}",
+         "spec.jobs.maxAttempts: Input should be less than or equal to 1000"),
+    ],
+)  # fmt: skip
+def test_a_number_out_of_range_exits_2_without_a_traceback(
+    tmp_path: Path, jobs: str, message: str
+) -> None:
+    text = SPEC.replace("  scaling: {minReplicas: 4, maxReplicas: 2}\n", f"  jobs: {jobs}\n")
+    (tmp_path / "q.yaml").write_text(text)
+    done = sluice_up("-f", "q.yaml", "--data-dir", str(tmp_path / "data"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"q.yaml: {message}" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "data").exists()
+
+
 def test_missing_file_exits_2(tmp_path: Path) -> None:
     done = sluice_up("-f", "nope.yaml", cwd=tmp_path)
     assert done.returncode == 2

@@ -104,3 +104,20 @@ def test_shipped_demo_manifest_is_valid() -> None:
     assert m.spec.worker.tasks == "sluice.demo_tasks:tasks"
     assert m.spec.scaling.min_replicas == 0
     assert m.spec.scaling.idle_seconds_before_zero <= 30  # the demo returns to zero quickly
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "reason"),
+    [
+        ("  jobs: {leaseSeconds: .inf}\n", "spec.jobs.leaseSeconds", "finite number"),
+        ("  jobs: {timeoutSeconds: .nan}\n", "spec.jobs.timeoutSeconds", "finite number"),
+        ("  jobs: {resultTtlSeconds: 100000000000000000000}\n", "spec.jobs.resultTtlSeconds",
+         "less than or equal to 2592000"),
+        ("  jobs: {maxAttempts: 100000}\n", "spec.jobs.maxAttempts",
+         "less than or equal to 1000"),
+    ],
+)  # fmt: skip
+def test_numbers_out_of_range_are_refused_by_field(line: str, field: str, reason: str) -> None:
+    (msg,) = problems(GOOD + line)
+    assert msg.startswith(f"{field}: "), msg
+    assert reason in msg
