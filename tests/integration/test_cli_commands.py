@@ -208,7 +208,7 @@ def test_worker_exits_2_when_its_metrics_port_is_taken(
         code, _, err = run(capsys, redis_url, "worker", "--tasks", "worker_tasks:tasks",
                            "--metrics-port", str(port))  # fmt: skip
     assert code == 2
-    assert f"cannot serve metrics on port {port}" in err
+    assert f"cannot serve metrics on 0.0.0.0:{port}" in err
 
 
 def test_up_is_found_through_the_entry_point_group_not_an_import() -> None:

@@ -9,6 +9,7 @@ import pytest
 import redis.exceptions
 
 from sluice import AsyncQueue, JobSettings, QueueFull
+from sluice.errors import RedisUnavailable
 from sluice_local.redis_server import free_port
 
 
@@ -44,6 +45,8 @@ async def test_a_full_queue_refuses_only_the_jobs_that_do_not_fit(aqueue: AsyncQ
 
 
 async def test_a_redis_error_reaches_every_caller_of_the_batch() -> None:
-    async with AsyncQueue("coalesced", f"redis://127.0.0.1:{free_port()}/0") as q:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    async with AsyncQueue("coalesced", url, retry_for=0) as q:
         results = await asyncio.gather(*(q.enqueue("t") for _ in range(5)), return_exceptions=True)
-    assert all(isinstance(r, redis.exceptions.ConnectionError) for r in results), results
+    assert all(isinstance(r, RedisUnavailable) for r in results), results
+    assert all(isinstance(r.__cause__, redis.exceptions.ConnectionError) for r in results)

@@ -6,7 +6,15 @@ stays slim; the operator lives in :mod:`sluice_operator`.
 """
 
 from sluice._version import __version__
-from sluice.errors import Fail, JobNotFound, QueueFull, Retry, SluiceError
+from sluice.errors import (
+    Fail,
+    JobNotFound,
+    QueueFull,
+    RedisRefused,
+    RedisUnavailable,
+    Retry,
+    SluiceError,
+)
 from sluice.job_settings import JobSettings
 from sluice.jobinfo import JobInfo
 from sluice.queue import AsyncQueue, Queue
@@ -24,6 +32,8 @@ __all__ = [
     "Queue",
     "QueueFull",
     "QueueStats",
+    "RedisRefused",
+    "RedisUnavailable",
     "Retry",
     "SluiceError",
     "Tasks",

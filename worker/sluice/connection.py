@@ -11,6 +11,7 @@ hold the URL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, overload
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,6 +20,7 @@ import redis.asyncio
 import redis.asyncio.cluster
 import redis.asyncio.retry
 import redis.cluster
+import redis.exceptions
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
@@ -36,15 +38,52 @@ def redact(url: str) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
-        port = parts.port
     except ValueError:
         return "<unparseable redis url>"
+    try:
+        port = parts.port
+    except ValueError:  # out of range or not a number: the message says which
+        port = None
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"
     if parts.username or parts.password:
         netloc = "***@" + netloc
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def check_url(url: str) -> str:
+    """``url`` with its scheme in lower case, or :class:`SluiceError` saying what is wrong.
+
+    redis-py's own parser ignores a database that is not a number (``/zz`` became
+    db 0) and its errors may quote the whole URL, password included; these
+    checks come first and name the part at fault, never the credentials.
+    """
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in SCHEMES:
+        raise SluiceError(
+            f"invalid Redis URL {redact(url)!r}: the scheme must be redis://, rediss:// or unix://"
+        )
+    url = f"{scheme}://{rest}"
+    if scheme == "unix":
+        return url
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError: out of range, or not a number
+    except ValueError as exc:
+        raise SluiceError(f"invalid Redis URL {redact(url)!r}: {exc}") from None
+    if not parts.hostname:
+        raise SluiceError(f"invalid Redis URL {redact(url)!r}: no host")
+    if port == 0:
+        raise SluiceError(f"invalid Redis URL {redact(url)!r}: port must be 1-65535")
+    db = parts.path.strip("/")
+    if db and not (db.isascii() and db.isdigit()):
+        raise SluiceError(
+            f"invalid Redis URL {redact(url)!r}: the path is the database number "
+            f"(/0, /1, ...), got /{db}"
+        )
+    return url
 
 
 def _options(
@@ -54,11 +93,7 @@ def _options(
     tls_ca_file: str | None,
     tls_insecure: bool,
 ) -> dict[str, Any]:
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme not in SCHEMES:
-        raise SluiceError(
-            f"unsupported Redis URL {redact(url)!r}: use redis://, rediss:// or unix://"
-        )
+    scheme = url.split("://", 1)[0]
     options: dict[str, Any] = {
         "socket_connect_timeout": CONNECT_TIMEOUT_S,
         "socket_timeout": SOCKET_TIMEOUT_S,
@@ -69,6 +104,7 @@ def _options(
     if password is not None:
         options["password"] = password
     if scheme == "rediss":
+        options["connection_class"] = BoundedSSLConnection
         if tls_ca_file:
             options["ssl_ca_certs"] = tls_ca_file
         if tls_insecure:
@@ -77,6 +113,36 @@ def _options(
     elif tls_ca_file or tls_insecure:
         raise SluiceError(f"TLS options need a rediss:// URL, got {redact(url)!r}")
     return options
+
+
+class TLSHandshakeTimeout(redis.exceptions.RedisError):
+    """No TLS handshake within the connect timeout: most likely a plain (non-TLS) port.
+
+    Not a ConnectionError on purpose: redis-py's retries (and a producer's) would
+    otherwise spend a read timeout on each of several handshakes that cannot succeed.
+    """
+
+
+class BoundedSSLConnection(redis.SSLConnection):
+    """An ``rediss://`` connection whose TLS handshake is bounded by the connect timeout.
+
+    redis-py runs the handshake under the read timeout; against a server that does
+    not speak TLS it then waits that long, and its retries four times over (62 s).
+    """
+
+    def _wrap_socket_with_ssl(self, sock: Any) -> Any:
+        sock.settimeout(self.socket_connect_timeout)
+        wrap: Callable[[Any], Any] = super()._wrap_socket_with_ssl
+        try:
+            tls = wrap(sock)
+        except TimeoutError:
+            raise TLSHandshakeTimeout(
+                f"no TLS handshake from {self.host}:{self.port} within "
+                f"{self.socket_connect_timeout:g}s: is it a TLS port? (rediss:// needs one; "
+                "use redis:// for a plain one)"
+            ) from None
+        tls.settimeout(self.socket_timeout)
+        return tls
 
 
 @overload
@@ -129,12 +195,17 @@ def connect(
     cluster: bool = False,
 ) -> Any:
     """A client for ``url`` (a cluster client with ``cluster=True``); no I/O happens yet."""
+    url = check_url(url)
     options = _options(url, username, password, tls_ca_file, tls_insecure)
+    if async_ or cluster:
+        options.pop("connection_class", None)  # the asyncio and cluster clients have their own
     try:
         return _client(url, options, async_=async_, cluster=cluster)
     except (ValueError, TypeError) as exc:
-        # redis-py's parse errors may quote the URL: replace, don't chain.
-        raise SluiceError(f"invalid Redis URL {redact(url)!r}: {type(exc).__name__}") from None
+        # redis-py's parse errors may quote the URL: name the type only, and don't chain.
+        raise SluiceError(
+            f"invalid Redis URL {redact(url)!r}: {type(exc).__name__} (check the query options)"
+        ) from None
 
 
 def _client(url: str, options: dict[str, Any], *, async_: bool, cluster: bool) -> Any:

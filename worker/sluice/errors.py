@@ -11,6 +11,8 @@ its call stack.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class SluiceError(Exception):
     """Base class of the queue's own errors."""
@@ -33,6 +35,29 @@ class JobNotFound(SluiceError):
         super().__init__(f"no job {job_id!r} in queue {queue!r}")
         self.queue = queue
         self.job_id = job_id
+
+
+class RedisUnavailable(SluiceError):
+    """Redis could not be used: unreachable past the retry window, or it refused us.
+
+    ``job_ids`` are the jobs of an enqueue that may or may not have been stored
+    (the reply never came); enqueueing them again with the same ids is safe, an
+    existing id being a no-op. ``stored`` are jobs of the same call that are.
+    """
+
+    def __init__(
+        self, message: str, job_ids: Sequence[str] = (), stored: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message)
+        self.job_ids = list(job_ids)
+        self.stored = list(stored)
+
+
+class RedisRefused(RedisUnavailable):
+    """Redis answered but will not serve us: wrong credentials, no permission, no such db.
+
+    Not transient: retrying cannot help, so a worker exits (code 3) instead of waiting.
+    """
 
 
 class Retry(Exception):

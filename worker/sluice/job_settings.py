@@ -11,33 +11,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from sluice import backoff
+from sluice import backoff, limits
 
 
 class JobSettings(BaseModel):
     """Defaults for every job of a queue; an enqueue may override timeout and attempts."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Ranges: sluice.limits (the JobQueue spec and the CRD use the same ones).
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     # A timed-out attempt is retried or dead-lettered with reason ``timeout``.
-    timeout_s: float = Field(default=300.0, gt=0)
+    timeout_s: float = limits.TIMEOUT_S.field(300.0)
     # Attempts including the first; a lease that expires this often dead-letters the job.
-    max_attempts: int = Field(default=5, ge=1, le=1000)
+    max_attempts: int = limits.MAX_ATTEMPTS.field(5)
     # Lease renewed by the worker's heartbeat; how long a SIGKILLed worker's jobs wait.
-    lease_s: float = Field(default=30.0, ge=1)
+    lease_s: float = limits.LEASE_S.field(30.0)
     # Retry delay: full jitter over min(cap, base * multiplier ** (attempt - 1)).
-    backoff_base_s: float = Field(default=1.0, gt=0)
-    backoff_cap_s: float = Field(default=300.0, gt=0)
-    backoff_multiplier: float = Field(default=2.0, ge=1)
+    backoff_base_s: float = limits.BACKOFF_BASE_S.field(1.0)
+    backoff_cap_s: float = limits.BACKOFF_CAP_S.field(300.0)
+    backoff_multiplier: float = limits.BACKOFF_MULTIPLIER.field(2.0)
     # Completed and cancelled jobs (and their results) expire after this; ids may then be reused.
     # ~250 B per finished job plus its result: an hour at 100 jobs/s is ~90 MB of Redis.
-    result_ttl_s: int = Field(default=3600, ge=1)
+    result_ttl_s: int = limits.RESULT_TTL_S.field(3600)
     # Dead-letter queue bound; the oldest dead letters are dropped (and counted) beyond it.
-    dead_max: int = Field(default=10000, ge=1)
+    dead_max: int = limits.DEAD_MAX.field(10000)
     # Waiting + delayed jobs beyond which enqueue raises QueueFull; None = unbounded.
-    max_length: int | None = Field(default=None, ge=1)
+    max_length: int | None = limits.MAX_LENGTH.field(None)
 
     def retry_delay(self, attempt: int, draw: float | None = None) -> float:
         """Backoff before the attempt after ``attempt`` failed (seconds)."""

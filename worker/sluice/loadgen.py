@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sluice import limits
 from sluice.queue import JobRequest, Queue
 
 TICK_S = 0.1  # pacing step: rates up to thousands/s in batches, smooth enough below that
@@ -38,10 +39,12 @@ class Shape:
         if not self.points:
             raise ValueError("a load shape needs at least one point")
         times = [t for t, _ in self.points]
-        if times != sorted(times) or times[0] < 0:
-            raise ValueError("load shape times must start at >= 0 and never go back")
-        if any(r < 0 or not math.isfinite(r) for _, r in self.points):
-            raise ValueError("load shape rates must be finite and >= 0")
+        if not all(limits.LOAD_SECONDS.contains(t) for t in times):
+            raise ValueError(f"load shape times must be {limits.LOAD_SECONDS.describe()}")
+        if times != sorted(times):
+            raise ValueError("load shape times must never go back")
+        if not all(limits.LOAD_RATE.contains(r) for _, r in self.points):
+            raise ValueError(f"load shape rates must be {limits.LOAD_RATE.describe()}")
 
     @property
     def duration(self) -> float:
@@ -97,13 +100,18 @@ def spike(base: float, peak: float, at: float, width: float, duration: float) ->
 def parse_trace(text: str) -> Shape:
     """``t,rate`` points: CSV (an optional header) or JSON lines ``{"t": .., "rate": ..}``."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    if lines and lines[0].startswith("{"):
-        points = [_json_point(ln) for ln in lines]
-    else:
-        rows = list(csv.reader(lines))
-        if rows and not _is_number(rows[0][0]):
-            rows = rows[1:]  # header
-        points = [_csv_point(row) for row in rows]
+    try:
+        if lines and lines[0].startswith("{"):
+            points = [_json_point(ln) for ln in lines]
+        else:
+            rows = list(csv.reader(lines))
+            if rows and not _is_number(rows[0][0]):
+                rows = rows[1:]  # header
+            points = [_csv_point(row) for row in rows]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f'a trace is t,rate rows or {{"t": .., "rate": ..}} lines: {exc!r}'
+        ) from None
     return Shape(tuple(points))
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Iterable, Iterator, Mapping
+from functools import partial
 from typing import Any, TypeAlias
 
-from sluice import codec, jobinfo
+from sluice import codec, jobinfo, limits
 from sluice.coalesce import EnqueueBatcher
 from sluice.connection import connect
 from sluice.job_settings import JobSettings
 from sluice.jobinfo import JobInfo
+from sluice.outages import DEFAULT_RETRY_S, Retrier
 from sluice.protocol import ops
 from sluice.protocol.client import AsyncProtocol, Protocol
 from sluice.protocol.keys import QueueKeys, check_job_id
@@ -55,22 +57,31 @@ def new_job(
     timeout: float | None = None,
     max_attempts: int | None = None,
 ) -> NewJob:
-    """Validate and encode one job."""
-    if not task:
-        raise ValueError("task name must not be empty")
-    if delay < 0 or (timeout is not None and timeout <= 0):
-        raise ValueError("delay must be >= 0 and timeout > 0")
-    if max_attempts is not None and max_attempts < 1:
-        raise ValueError("max_attempts must be >= 1")
+    """Validate and encode one job; ValueError names the argument and its range."""
+    if not isinstance(task, str) or not task:
+        raise ValueError(f"task: must be a non-empty string, got {task!r}")
     return NewJob(
         id=check_job_id(id) if id is not None else new_id(),
         task=task,
-        payload=codec.encode(payload),
+        payload=_payload(payload),
         priority=Priority.parse(priority),
-        delay_s=delay,
-        max_attempts=max_attempts,
-        timeout_s=timeout,
+        delay_s=limits.DELAY_S.check("delay", delay),
+        max_attempts=None if max_attempts is None else _attempts(max_attempts),
+        timeout_s=None if timeout is None else limits.TIMEOUT_S.check("timeout", timeout),
     )
+
+
+def _attempts(value: Any) -> int:
+    return int(limits.MAX_ATTEMPTS.check("max_attempts", value))
+
+
+def _payload(payload: Any) -> bytes:
+    try:
+        return codec.encode(payload)
+    except TypeError as exc:  # a set, an object
+        raise TypeError(f"payload: cannot be stored as JSON: {exc}") from None
+    except ValueError as exc:  # NaN or an infinity: not standard JSON
+        raise ValueError(f"payload: cannot be stored as JSON: {exc}") from None
 
 
 def _request(job: JobRequest) -> NewJob:
@@ -100,9 +111,11 @@ def _config_update(settings: JobSettings) -> tuple[dict[str, str], list[str]]:
 
 
 class _QueueBase:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, retry_for: float) -> None:
         self.keys = QueueKeys(name)
         self.name = name
+        retry_for = limits.ENQUEUE_RETRY_S.check("retry_for", retry_for)
+        self._retrier = Retrier(retry_for, f"enqueue to queue {name!r}")
 
     @staticmethod
     def _ids(members: list[Any]) -> list[str]:
@@ -118,8 +131,16 @@ class _QueueBase:
 class Queue(_QueueBase):
     """A queue in Redis, for producers, tools and the operator (blocking I/O)."""
 
-    def __init__(self, name: str, redis: str | SyncClient | None = None) -> None:
-        super().__init__(name)
+    def __init__(
+        self,
+        name: str,
+        redis: str | SyncClient | None = None,
+        *,
+        retry_for: float = DEFAULT_RETRY_S,
+    ) -> None:
+        """``retry_for``: seconds an enqueue retries while Redis is unreachable, then
+        :class:`~sluice.errors.RedisUnavailable` (0: raise at the first failure)."""
+        super().__init__(name, retry_for)
         self._owned = redis is None or isinstance(redis, str)
         self.client: SyncClient = (
             connect(_url(redis)) if redis is None or isinstance(redis, str) else redis
@@ -157,13 +178,20 @@ class Queue(_QueueBase):
             timeout=timeout,
             max_attempts=max_attempts,
         )
-        self.protocol.run(ops.enqueue(self.name, [job]))
+        call = ops.enqueue(self.name, [job])
+        self._retrier.call(partial(self.protocol.run, call), [job.id])
         return job.id
 
     def enqueue_many(self, jobs: Iterable[JobRequest]) -> list[str]:
+        """Add jobs in batches; each is checked before its batch is sent.
+
+        A bad job raises ValueError and the batches before it are stored (their ids
+        are then lost to the caller: validate first, as ``sluice enqueue`` does).
+        """
         ids: list[str] = []
         for batch in _batches(jobs):
-            self.protocol.run(ops.enqueue(self.name, batch))
+            call = ops.enqueue(self.name, batch)
+            self._retrier.call(partial(self.protocol.run, call), [j.id for j in batch], ids)
             ids += [j.id for j in batch]
         return ids
 
@@ -229,8 +257,14 @@ class Queue(_QueueBase):
 class AsyncQueue(_QueueBase):
     """The asyncio twin of :class:`Queue`."""
 
-    def __init__(self, name: str, redis: str | AsyncClient | None = None) -> None:
-        super().__init__(name)
+    def __init__(
+        self,
+        name: str,
+        redis: str | AsyncClient | None = None,
+        *,
+        retry_for: float = DEFAULT_RETRY_S,
+    ) -> None:
+        super().__init__(name, retry_for)
         self._owned = redis is None or isinstance(redis, str)
         self.client: AsyncClient = (
             connect(_url(redis), async_=True) if redis is None or isinstance(redis, str) else redis
@@ -271,13 +305,16 @@ class AsyncQueue(_QueueBase):
         await self._batcher.add(job)  # with the jobs of concurrent calls: see sluice.coalesce
         return job.id
 
-    async def _send(self, jobs: list[NewJob]) -> int:
-        return await self.protocol.run(ops.enqueue(self.name, jobs))
+    async def _send(self, jobs: list[NewJob], stored: list[str] | None = None) -> int:
+        call = ops.enqueue(self.name, jobs)
+        return await self._retrier.call_async(
+            partial(self.protocol.run, call), [j.id for j in jobs], stored or ()
+        )
 
     async def enqueue_many(self, jobs: Iterable[JobRequest]) -> list[str]:
         ids: list[str] = []
         for batch in _batches(jobs):
-            await self.protocol.run(ops.enqueue(self.name, batch))
+            await self._send(batch, ids)
             ids += [j.id for j in batch]
         return ids
 

@@ -29,15 +29,15 @@ class Priority(IntEnum):
 
     @classmethod
     def parse(cls, value: str | int | Priority) -> Priority:
+        """A name (any case) or a level 0-3; ValueError otherwise (True is not a level)."""
         if isinstance(value, Priority):
             return value
-        if isinstance(value, int):
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 3:
             return cls(value)
-        try:
+        if isinstance(value, str) and value.upper() in cls.__members__:
             return cls[value.upper()]
-        except KeyError:
-            names = ", ".join(p.name.lower() for p in cls)
-            raise ValueError(f"unknown priority {value!r}; use one of {names}") from None
+        names = ", ".join(p.name.lower() for p in cls)
+        raise ValueError(f"priority: must be one of {names} (or 0-3), got {value!r}")
 
 
 # Upper bounds (seconds) of the service-time and wait-time histogram buckets.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -81,8 +82,13 @@ class JobContext:
         return self.attempt >= self.max_attempts
 
     def progress(self, pct: float, message: str = "") -> None:
-        """Report how far the job got (0-100), shown by ``sluice job``; cheap and non-blocking."""
-        self._sink(self, float(pct), message)
+        """Report how far the job got (0-100), shown by ``sluice job``; cheap and non-blocking.
+
+        Clamped to 0-100; a NaN is dropped (the handler's bug must not fail its job).
+        """
+        value = float(pct)
+        if not math.isnan(value):
+            self._sink(self, min(100.0, max(0.0, value)), message)
 
     def cancel(self) -> None:
         """Set by the worker; a handler only reads :attr:`cancelled`."""

@@ -21,6 +21,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import redis.exceptions
+from pydantic import ValidationError
 
 from sluice import __version__
 from sluice.cli.common import (
@@ -31,7 +32,8 @@ from sluice.cli.common import (
     fail,
 )
 from sluice.connection import redact
-from sluice.errors import JobNotFound, QueueFull, SluiceError
+from sluice.errors import JobNotFound, QueueFull, RedisUnavailable, SluiceError
+from sluice.outages import describe, refusal
 
 COMMANDS = [
     "sluice.cli.worker",
@@ -77,6 +79,7 @@ def plugin_commands() -> Iterator[Callable[[Any, argparse.ArgumentParser], None]
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    args: argparse.Namespace | None = None
     try:
         args = parser.parse_args(argv)
         return int(args.func(args))
@@ -84,13 +87,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        url = redact(getattr(args, "redis_url", "") or "")
-        return fail(f"cannot reach Redis at {url}: {exc}", EXIT_UNREACHABLE)
-    except (QueueFull, JobNotFound) as exc:
+    except (redis.exceptions.RedisError, SluiceError, ValueError) as exc:
+        return exit_for(exc, redact(getattr(args, "redis_url", "") or ""))
+
+
+def exit_for(exc: Exception, url: str) -> int:
+    """Say what went wrong, in a line, and return the exit code for it."""
+    if isinstance(exc, RedisUnavailable):
+        return fail(str(exc), EXIT_UNREACHABLE)
+    if isinstance(exc, redis.exceptions.RedisError):
+        return redis_failed(exc, url)
+    if isinstance(exc, QueueFull | JobNotFound):
         return fail(str(exc), EXIT_FAILED)
-    except (SluiceError, ValueError) as exc:
-        return fail(str(exc), EXIT_USAGE)
+    if isinstance(exc, ValidationError):  # a settings model: one line per field
+        return fail(validation_message(exc), EXIT_USAGE)
+    return fail(str(exc), EXIT_USAGE)
+
+
+def redis_failed(exc: BaseException, url: str) -> int:
+    """Exit 3 when Redis is away, refuses us or is not Redis; 1 for an error reply."""
+    why = refusal(exc)
+    if why is not None:
+        return fail(f"{why} (at {url})", EXIT_UNREACHABLE)
+    if isinstance(exc, redis.exceptions.InvalidResponse):
+        return fail(
+            f"the server at {url} does not speak the Redis protocol ({exc}): "
+            "check the host and port",
+            EXIT_UNREACHABLE,
+        )
+    if isinstance(exc, redis.exceptions.ResponseError):
+        return fail(f"Redis at {url} answered with an error: {exc}", EXIT_FAILED)
+    return fail(f"cannot reach Redis at {url}: {describe(exc)}", EXIT_UNREACHABLE)
+
+
+def validation_message(exc: ValidationError) -> str:
+    """``field: reason (got value)`` per problem; values of secret fields are not shown."""
+    lines = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"]) or "value"
+        shown = "" if _secret(field) else f" (got {err.get('input')!r})"
+        lines.append(f"{field}: {err['msg']}{shown}")
+    return "; ".join(lines)
+
+
+def _secret(field: str) -> bool:
+    return any(word in field for word in ("password", "url", "username"))
 
 
 if __name__ == "__main__":

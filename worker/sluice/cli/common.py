@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sluice.connection import connect
@@ -66,6 +67,15 @@ def open_queue(args: argparse.Namespace) -> Iterator[Queue]:
         yield Queue(args.queue, client)
     finally:
         client.close()
+
+
+def read_text(path: str | Path, flag: str) -> str:
+    """A file the user named, or ValueError (exit 2) saying which flag and why."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValueError(f"{flag}: cannot read {str(path)!r}: {reason}") from None
 
 
 def fail(message: str, code: int) -> int:

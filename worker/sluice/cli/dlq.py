@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sluice.cli.common import EXIT_OK, add_json_flag, open_queue, print_json
+from sluice import limits
+from sluice.cli.common import EXIT_FAILED, EXIT_OK, add_json_flag, fail, open_queue, print_json
 from sluice.cli.job import as_dict
 
 
@@ -40,6 +41,8 @@ def _first_line(text: str | None) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    limits.LIST_LIMIT.check("--limit", args.limit)
+    limits.LIST_OFFSET.check("--offset", args.offset)
     with open_queue(args) as queue:
         dead = queue.dead_letters(args.limit, args.offset)
     if args.json:
@@ -55,11 +58,19 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_requeue(args: argparse.Namespace) -> int:
+    """Exit 1 when an ID is not a dead letter (the others are still requeued)."""
     if bool(args.ids) == bool(args.all):
         raise ValueError("give dead-letter IDs or --all (not both)")
     with open_queue(args) as queue:
-        count = queue.requeue_dead() if args.all else sum(queue.requeue_dead(i) for i in args.ids)
+        if args.all:
+            count, missing = queue.requeue_dead(), []
+        else:
+            missing = [i for i in args.ids if not queue.requeue_dead(i)]
+            count = len(args.ids) - len(missing)
     _report(args, "requeued", count)
+    if missing:
+        return fail(f"not in the dead-letter queue of {args.queue!r}: {', '.join(missing)}",
+                    EXIT_FAILED)  # fmt: skip
     return EXIT_OK
 
 

@@ -6,19 +6,28 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-from sluice.cli.common import EXIT_OK, open_queue
+from sluice.cli.common import EXIT_OK, open_queue, read_text
 from sluice.queue import new_job
 
 # Keys of one JSON line, as Queue.enqueue's arguments.
 FIELDS = ("task", "payload", "id", "priority", "delay", "timeout", "max_attempts")
 
 EPILOG = """JSON lines: one object per line with "task" and optionally "payload", "id",
-"priority" (critical, high, normal, low), "delay", "timeout" (seconds), "max_attempts".
-A malformed line stops the command before anything is enqueued (exit 2); a full queue
-exits 1."""
+"priority" (critical, high, normal, low), "delay", "timeout" (seconds, numbers, not
+strings), "max_attempts". A malformed line stops the command before anything is enqueued
+(exit 2); a full queue exits 1. With --file, give no TASK and no per-job options: each
+line carries its own."""
+
+# The per-job options, which a JSON line carries itself.
+_JOB_OPTIONS = {
+    "id": "--id",
+    "priority": "--priority",
+    "delay": "--delay",
+    "timeout": "--timeout",
+    "max_attempts": "--max-attempts",
+}
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -30,18 +39,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         description="Enqueue one job, or JSON lines from a file ('-' for stdin). Prints ids.",
     )
     p.add_argument("task", nargs="?", help="task name (one job)")
-    p.add_argument("payload", nargs="?", default="null", help="payload as JSON (default null)")
+    p.add_argument("payload", nargs="?", help="payload as JSON (default null)")
     p.add_argument("-f", "--file", help="JSON lines to enqueue ('-' for stdin)")
     p.add_argument("--id", help="job id (enqueueing an existing id is a no-op)")
-    p.add_argument("--priority", default="normal", help="critical, high, normal (default), low")
-    p.add_argument("--delay", type=float, default=0.0, help="seconds before it may run")
+    p.add_argument("--priority", help="critical, high, normal (default), low")
+    p.add_argument("--delay", type=float, help="seconds before it may run (default 0)")
     p.add_argument("--timeout", type=float, help="seconds (default: the queue's setting)")
     p.add_argument("--max-attempts", type=int, help="attempts (default: the queue's setting)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    jobs = _from_lines(args.file) if args.file else [_from_args(args)]
+    jobs = _from_lines(args) if args.file else [_from_args(args)]
     with open_queue(args) as queue:
         for job_id in queue.enqueue_many(jobs):
             print(job_id)
@@ -52,27 +61,26 @@ def _from_args(args: argparse.Namespace) -> dict[str, Any]:
     if not args.task:
         raise ValueError("give a TASK (and PAYLOAD), or --file with JSON lines")
     try:
-        payload = json.loads(args.payload)
+        payload = json.loads(args.payload or "null", parse_constant=_no_constant)
     except ValueError as exc:
-        raise ValueError(f"payload is not valid JSON: {exc}") from None
-    job = {
-        "task": args.task,
-        "payload": payload,
-        "id": args.id,
-        "priority": args.priority,
-        "delay": args.delay,
-        "timeout": args.timeout,
-        "max_attempts": args.max_attempts,
-    }
-    new_job(**job)
+        raise ValueError(f"payload: not valid JSON: {exc}") from None
+    job = {"task": args.task, "payload": payload}
+    job |= {k: getattr(args, k) for k in _JOB_OPTIONS if getattr(args, k) is not None}
+    new_job(**job)  # ValueError names the option and its range
     return job
 
 
-def _from_lines(source: str) -> list[dict[str, Any]]:
-    if source == "-":
+def _from_lines(args: argparse.Namespace) -> list[dict[str, Any]]:
+    given = [flag for key, flag in _JOB_OPTIONS.items() if getattr(args, key) is not None]
+    if args.task or args.payload:
+        given.insert(0, "TASK/PAYLOAD")
+    if given:
+        raise ValueError(
+            f"--file: each JSON line carries its own job; do not also give {', '.join(given)}"
+        )
+    if args.file == "-":
         return _parse(sys.stdin)
-    with Path(source).open(encoding="utf-8") as lines:
-        return _parse(lines)
+    return _parse(read_text(args.file, "--file").splitlines())
 
 
 def _parse(lines: Iterable[str]) -> list[dict[str, Any]]:
@@ -83,9 +91,13 @@ def _parse(lines: Iterable[str]) -> list[dict[str, Any]]:
     return jobs
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not standard JSON")
+
+
 def _job(line: str, number: int) -> dict[str, Any]:
     try:
-        job = json.loads(line)
+        job = json.loads(line, parse_constant=_no_constant)
     except ValueError as exc:
         raise ValueError(f"line {number}: not JSON: {exc}") from None
     if not isinstance(job, dict) or not isinstance(job.get("task"), str):

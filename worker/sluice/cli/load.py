@@ -15,8 +15,8 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
-from sluice import loadgen
-from sluice.cli.common import EXIT_OK, open_queue
+from sluice import limits, loadgen
+from sluice.cli.common import EXIT_OK, open_queue, read_text
 
 EPILOG = """Shapes: --rate R for --duration S (steady, the default); --steps R:S,R:S,...
 (each rate held for its seconds); --spike PEAK --at T --width W (on top of --rate, within
@@ -47,20 +47,34 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def shape_from(args: argparse.Namespace) -> loadgen.Shape:
     """The shape the flags describe (ValueError, exit 2, when they make no sense)."""
+    for flag in ("rate", "spike"):
+        if getattr(args, flag) is not None:
+            limits.LOAD_RATE.check(f"--{flag}", getattr(args, flag))
+    for flag in ("duration", "at", "width"):
+        limits.LOAD_SECONDS.check(f"--{flag}", getattr(args, flag))
     if args.steps:
         return loadgen.steps([_step(part) for part in args.steps.split(",") if part.strip()])
     if args.spike is not None:
         return loadgen.spike(args.rate, args.spike, args.at, args.width, args.duration)
     if args.trace is not None:
-        return loadgen.load_trace(args.trace)
+        try:
+            return loadgen.parse_trace(read_text(args.trace, "--trace"))
+        except ValueError as exc:
+            raise ValueError(f"--trace {str(args.trace)!r}: {exc}") from None
     return loadgen.steady(args.rate, args.duration)
 
 
 def _step(text: str) -> tuple[float, float]:
     rate, sep, seconds = text.partition(":")
-    if not sep:
-        raise ValueError(f"a step is RATE:SECONDS, got {text!r}")
-    return float(rate), float(seconds)
+    try:
+        if not sep:
+            raise ValueError("no ':'")
+        value = float(rate), float(seconds)
+    except ValueError:
+        raise ValueError(f"--steps: a step is RATE:SECONDS (numbers), got {text!r}") from None
+    limits.LOAD_RATE.check("--steps rate", value[0])
+    limits.LOAD_SECONDS.check("--steps seconds", value[1])
+    return value
 
 
 class _Progress:

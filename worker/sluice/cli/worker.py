@@ -32,6 +32,11 @@ _FLAGS: dict[str, tuple[str, Any, str]] = {
         "on SIGTERM, time for in-flight jobs (default 25)",
     ),
     "--metrics-port": ("metrics_port", int, "serve /metrics, /healthz, /readyz (0 = off)"),
+    "--metrics-host": (
+        "metrics_host",
+        str,
+        "address for --metrics-port (default 0.0.0.0; sluice up uses 127.0.0.1)",
+    ),
     "--log-level": ("log_level", str, "DEBUG, INFO (default), WARNING or ERROR"),
     "--log-format": ("log_format", str, "text (default) or json"),
 }

@@ -50,6 +50,11 @@ KEY_NAMES = (
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 MAX_ID_LENGTH = 256
+# A job id starts with a letter, digit or '_' (one starting with '-' would read as an
+# option to `sluice job ID`), then ASCII letters, digits and _ . : - @ / + = # only:
+# no spaces, quotes or glob characters, so it is safe in a shell, a log and a SCAN.
+JOB_ID_PATTERN = rf"[A-Za-z0-9_][A-Za-z0-9_.:@/+=#-]{{0,{MAX_ID_LENGTH - 1}}}"
+_JOB_ID = re.compile(JOB_ID_PATTERN)
 
 
 class F:
@@ -104,8 +109,11 @@ def check_queue_name(name: str) -> str:
 
 
 def check_job_id(job_id: str) -> str:
-    if not job_id or len(job_id) > MAX_ID_LENGTH or any(c.isspace() for c in job_id):
-        raise ValueError(f"invalid job id {job_id!r}: 1-{MAX_ID_LENGTH} characters, no spaces")
+    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
+        raise ValueError(
+            f"id: invalid job id {job_id!r}: 1-{MAX_ID_LENGTH} characters from "
+            "A-Z a-z 0-9 _ . : - @ / + = #, starting with a letter, digit or '_'"
+        )
     return job_id
 
 

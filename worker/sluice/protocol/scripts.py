@@ -30,6 +30,7 @@ import redis.asyncio.cluster
 import redis.cluster
 from redis.exceptions import NoScriptError
 
+from sluice import limits
 from sluice.job_settings import JobSettings
 from sluice.protocol.keys import HISTOGRAMS, KEY_NAMES, STATES, job_fields
 from sluice.protocol.messages import OUTCOME_CODES
@@ -47,6 +48,16 @@ NAMES = (
     "enqueue", "claim", "extend", "finish", "reap", "cancel", "progress",
     "requeue_dead", "purge_dead", "heartbeat", "stats",
 )  # fmt: skip
+
+
+# The config fields the scripts read, and their ranges: a value above is the default.
+_MAXIMA = {
+    "max_attempts": limits.MAX_ATTEMPTS,
+    "timeout_s": limits.TIMEOUT_S,
+    "result_ttl_s": limits.RESULT_TTL_S,
+    "dead_max": limits.DEAD_MAX,
+    "max_length": limits.MAX_LENGTH,
+}
 
 
 def _lua_number(x: float) -> str:
@@ -77,10 +88,12 @@ def constants(jobs: bool = True) -> str:
         f"{name} = {_lua_number(getattr(d, name))}"
         for name in ("max_attempts", "timeout_s", "result_ttl_s", "dead_max")
     )
+    maxima = ", ".join(f"{name} = {_lua_number(r.high)}" for name, r in _MAXIMA.items())
     bounds = ", ".join(_lua_number(b) for b in BUCKETS)
     return (
         (f"local BUCKETS = {{{bounds}}}\n" if jobs else "")
         + f"local DEFAULTS = {{{defaults}}}\n"
+        + f"local MAXIMA = {{{maxima}}}\n"
         + f"local WAKE_MAX = {WAKE_MAX}\n"
         + "".join(_lua_table(name, table) for name, table in names().items())
     )

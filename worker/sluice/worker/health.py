@@ -55,8 +55,8 @@ def _handler(probes: Probes) -> type[BaseHTTPRequestHandler]:
 class HealthServer:
     """Serves :class:`Probes` on ``host:port`` until :meth:`close`."""
 
-    def __init__(self, probes: Probes, port: int, host: str = "") -> None:
-        # host "" = every interface: the kubelet probes the pod's IP.
+    def __init__(self, probes: Probes, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104
+        # Every interface by default: the kubelet probes the pod's IP.
         self._server = ThreadingHTTPServer((host, port), _handler(probes))
         self._server.daemon_threads = True
         self._thread = threading.Thread(

@@ -8,10 +8,11 @@ here, from the queue's settings, so the finish script only schedules it.
 
 from __future__ import annotations
 
+import math
 import traceback
 from typing import Any
 
-from sluice import codec
+from sluice import codec, limits
 from sluice.errors import Fail, Retry
 from sluice.job_settings import JobSettings
 from sluice.protocol import Claimed, Outcome
@@ -65,7 +66,7 @@ def failed(job: Claimed, exc: BaseException, settings: JobSettings, service_s: f
             job.id, job.token, "fail", error=error, reason=BAD_RESULT, service_s=service_s
         )
     if isinstance(exc, Retry):
-        delay = settings.retry_delay(job.attempt) if exc.delay is None else max(0.0, exc.delay)
+        delay = _retry_delay(exc.delay, job, settings)
         return Outcome(
             job.id, job.token, "retry", error=str(exc), delay_s=delay, service_s=service_s
         )
@@ -79,6 +80,13 @@ def failed(job: Claimed, exc: BaseException, settings: JobSettings, service_s: f
         delay_s=settings.retry_delay(job.attempt),
         service_s=service_s,
     )
+
+
+def _retry_delay(asked: float | None, job: Claimed, settings: JobSettings) -> float:
+    """A handler's ``Retry(delay)``, within 0 .. the longest delay; NaN or None: the backoff."""
+    if asked is None or math.isnan(asked):
+        return settings.retry_delay(job.attempt)
+    return min(limits.DELAY_S.high, max(0.0, asked))
 
 
 def describe(exc: BaseException) -> str:

@@ -30,8 +30,9 @@ from typing import Any
 
 from sluice import codec
 from sluice.connection import connect, redact
-from sluice.errors import SluiceError
+from sluice.errors import RedisRefused, SluiceError
 from sluice.job_settings import JobSettings
+from sluice.outages import refusal
 from sluice.protocol import AsyncProtocol, Claimed, Extended, Outcome
 from sluice.protocol.scripts import AsyncClient
 from sluice.tasks import JobContext, Task, Tasks, load_tasks
@@ -108,6 +109,7 @@ class Worker:
         self._progress: dict[str, tuple[str, float, str]] = {}
         self._progress_task: asyncio.Task[None] | None = None
         self._redis_down = False
+        self._fatal: RedisRefused | None = None
         self._tick = time.monotonic()
         self.health_port: int | None = None
 
@@ -141,6 +143,8 @@ class Worker:
             await self._drain()
         finally:
             await self._close(background, flusher, health)
+        if self._fatal is not None:
+            raise self._fatal  # `sluice worker` exits 3: Kubernetes shows CrashLoopBackOff
 
     def request_stop(self, immediate: bool = False) -> None:
         """Stop claiming and drain; a second request (or ``immediate``) skips the grace period."""
@@ -280,6 +284,12 @@ class Worker:
 
     async def _outage(self, what: str, exc: BaseException, backoff: Backoff) -> None:
         self.metrics.redis_errors.inc()
+        why = refusal(exc)
+        if why is not None:  # a wrong password is no outage: waiting cannot mend it
+            log.error("%s: stopping; fix the settings and start again", why)
+            self._fatal = RedisRefused(f"worker {self.settings.worker_id}: {why}")
+            self.request_stop(immediate=True)
+            return
         if not self._redis_down:
             self._redis_down = True
             log.warning(
@@ -486,14 +496,15 @@ class Worker:
             await asyncio.sleep(1.0)
 
     def _start_health(self) -> HealthServer | None:
-        if not self.settings.metrics_port:
+        s = self.settings
+        if not s.metrics_port:
             return None
         probes = Probes(metrics=self.metrics.render, alive=self._alive, ready=self._ready)
         try:
-            server = HealthServer(probes, self.settings.metrics_port).start()
+            server = HealthServer(probes, self.settings.metrics_port, s.metrics_host).start()
         except OSError as exc:  # a port in use is a configuration error: say so and stop
-            port = self.settings.metrics_port
-            raise SluiceError(f"cannot serve metrics on port {port}: {exc.strerror}") from exc
+            where = f"{s.metrics_host}:{s.metrics_port}"
+            raise SluiceError(f"cannot serve metrics on {where}: {exc.strerror}") from exc
         self.health_port = server.port
         return server
 

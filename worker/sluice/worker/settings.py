@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from sluice import limits
 from sluice.protocol.keys import check_queue_name
 
 ENV_PREFIX = "SLUICE_"
@@ -30,13 +31,13 @@ def default_worker_id() -> str:
 class WorkerSettings(BaseModel):
     """One worker process's settings; each field is also ``SLUICE_<FIELD>``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     queue: str = "default"
     # The task registry, ``pkg.module:attr``.
     tasks: str | None = None
     # Jobs at once. Also the claim batch bound: a round trip claims at most the free slots.
-    concurrency: int = Field(default=10, ge=1, le=10000)
+    concurrency: int = limits.CONCURRENCY.field(10)
     redis_url: str = DEFAULT_REDIS_URL
     redis_username: str | None = None
     redis_password: SecretStr | None = None
@@ -50,9 +51,12 @@ class WorkerSettings(BaseModel):
     # process: sync handlers in child processes that are killed on timeout.
     isolation: Literal["thread", "process"] = "thread"
     # On SIGTERM: how long in-flight jobs may finish before they are handed back.
-    shutdown_grace_seconds: float = Field(default=25.0, ge=0)
+    shutdown_grace_seconds: float = limits.SHUTDOWN_GRACE_S.field(25.0)
     # /metrics, /healthz, /readyz; 0 = off.
-    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_port: int = limits.METRICS_PORT.field(0)
+    # Where they listen: every interface in a pod (the kubelet probes the pod's IP);
+    # `sluice up` sets 127.0.0.1, so a laptop does not publish its queue's metrics.
+    metrics_host: str = "0.0.0.0"  # noqa: S104  (a pod's probes come from outside it)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 

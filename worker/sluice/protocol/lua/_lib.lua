@@ -37,11 +37,12 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- A setting that is missing, not a number or out of range means its default, as in
--- JobSettings.from_config: a hand-edited config must not, say, expire every result at once.
-local function setting(value, default, minimum)
+-- A setting that is missing, not a number or out of range (NaN and inf included) means
+-- its default, as in JobSettings.from_config: a hand-edited config must not, say, expire
+-- every result at once, or never. MAXIMA comes from sluice.limits.
+local function setting(value, default, minimum, maximum)
   local n = tonumber(value)
-  if n == nil or n < minimum then return default end
+  if n == nil or n ~= n or n < minimum or n > maximum then return default end
   return n
 end
 
@@ -49,11 +50,11 @@ local function config()
   local v = redis.call('HMGET', CONFIG, 'max_attempts', 'timeout_s', 'result_ttl_s',
     'dead_max', 'max_length')
   return {
-    max_attempts = setting(v[1], DEFAULTS.max_attempts, 1),
-    timeout_s = setting(v[2], DEFAULTS.timeout_s, 0.001),
-    result_ttl_s = math.floor(setting(v[3], DEFAULTS.result_ttl_s, 1)),
-    dead_max = setting(v[4], DEFAULTS.dead_max, 1),
-    max_length = setting(v[5], nil, 1),
+    max_attempts = setting(v[1], DEFAULTS.max_attempts, 1, MAXIMA.max_attempts),
+    timeout_s = setting(v[2], DEFAULTS.timeout_s, 0.001, MAXIMA.timeout_s),
+    result_ttl_s = math.floor(setting(v[3], DEFAULTS.result_ttl_s, 1, MAXIMA.result_ttl_s)),
+    dead_max = setting(v[4], DEFAULTS.dead_max, 1, MAXIMA.dead_max),
+    max_length = setting(v[5], nil, 1, MAXIMA.max_length),
   }
 end
 

@@ -8,7 +8,7 @@
 -- and adds nothing.
 local n = tonumber(ARGV[2])
 -- Only the length limit matters here: one field, not the whole config().
-local max_length = setting(redis.call('HGET', CONFIG, 'max_length'), nil, 1)
+local max_length = setting(redis.call('HGET', CONFIG, 'max_length'), nil, 1, MAXIMA.max_length)
 
 if max_length then
   local new = 0
