@@ -14,7 +14,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
 from typing import Any, TypeAlias
 
-from sluice import codec, jobinfo, limits
+from sluice import browse, codec, jobinfo, limits
+from sluice.browse import JobPage, PageRequest
 from sluice.coalesce import EnqueueBatcher
 from sluice.connection import connect
 from sluice.job_settings import JobSettings
@@ -127,6 +128,29 @@ class _QueueBase:
         triples = zip(replies[::3], replies[1::3], replies[2::3], strict=True)
         return [jobinfo.parse(i, *reply) for i, reply in zip(ids, triples, strict=True)]
 
+    @staticmethod
+    def _ranges(pipe: Any, ranges: list[browse.Range]) -> Any:
+        for r in ranges:
+            getattr(pipe, r.command)(r.key, r.start, r.stop)
+        return pipe
+
+    @staticmethod
+    def _range_ids(ranges: list[browse.Range], replies: list[Any]) -> list[str]:
+        return [
+            i
+            for r, reply in zip(ranges, replies, strict=True)
+            for i in browse.ids_from(reply, r.reverse)
+        ]
+
+    def _matching(self, keys: list[Any], states: list[Any], state: str) -> list[str]:
+        want = browse.SCANNED[state]
+        ids = [browse.job_id_of(self.keys, k) for k in keys]
+        return [i for i, s in zip(ids, states, strict=True) if s is not None and ops.raw(s) == want]
+
+    @staticmethod
+    def _queue_names(keys: Iterable[Any]) -> list[str]:
+        return sorted({n for k in keys if (n := browse.queue_of(k)) is not None})
+
 
 class Queue(_QueueBase):
     """A queue in Redis, for producers, tools and the operator (blocking I/O)."""
@@ -232,6 +256,57 @@ class Queue(_QueueBase):
         while n := self.protocol.run(ops.purge_dead()):
             total += n
         return total
+
+    def jobs(self, request: PageRequest) -> JobPage:
+        """A page of jobs in one state (see :mod:`sluice.browse` for the order of each)."""
+        if request.state == "waiting":
+            return self._waiting(request)
+        if request.state in browse.INDEXED:
+            return self._indexed(request)
+        return self._scanned(request)
+
+    def _waiting(self, req: PageRequest) -> JobPage:
+        lists = browse.waiting_keys(self.keys, req.priority)
+        pipe = self.client.pipeline(transaction=False)
+        for key in lists:
+            pipe.llen(key)
+        lengths = [int(n) for n in pipe.execute()]
+        ranges = browse.waiting_ranges(lists, lengths, req.offset, req.limit)
+        pipe = self._ranges(self.client.pipeline(transaction=False), ranges)
+        ids = self._range_ids(ranges, pipe.execute())
+        return JobPage(req.state, self._found(ids), sum(lengths), req.offset)
+
+    def _indexed(self, req: PageRequest) -> JobPage:
+        r = browse.zset_range(self.keys, req.state, req.offset, req.limit)
+        pipe = self._ranges(self.client.pipeline(transaction=False), [r])
+        reply, total = pipe.zcard(r.key).execute()
+        ids = browse.ids_from(reply, r.reverse)
+        return JobPage(req.state, self._found(ids), int(total), req.offset)
+
+    def _scanned(self, req: PageRequest) -> JobPage:
+        cursor, found = req.cursor, []
+        for _ in range(browse.SCAN_ROUNDS):
+            cursor, keys = self.client.scan(
+                cursor, match=self.keys.job("*"), count=browse.SCAN_COUNT
+            )
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hget(key, "s")
+            found += self._matching(keys, pipe.execute(), req.state)
+            if cursor == 0 or len(found) >= req.limit:
+                break
+        return JobPage(req.state, self._found(found), None, req.offset, int(cursor) or None)
+
+    def _found(self, ids: list[str]) -> list[JobInfo]:
+        if not ids:
+            return []
+        return [i for i in self._infos(ids, self._fetch(ids).execute()) if i]
+
+    @classmethod
+    def discover(cls, client: SyncClient) -> list[str]:
+        """Names of the queues in this Redis (those with stats or settings), sorted."""
+        keys = [k for p in browse.DISCOVERY_PATTERNS for k in client.scan_iter(match=p, count=1000)]
+        return cls._queue_names(keys)
 
     def configure(self, settings: JobSettings) -> None:
         values, unset = _config_update(settings)
@@ -352,6 +427,59 @@ class AsyncQueue(_QueueBase):
         while n := await self.protocol.run(ops.purge_dead()):
             total += n
         return total
+
+    async def jobs(self, request: PageRequest) -> JobPage:
+        if request.state == "waiting":
+            return await self._waiting(request)
+        if request.state in browse.INDEXED:
+            return await self._indexed(request)
+        return await self._scanned(request)
+
+    async def _waiting(self, req: PageRequest) -> JobPage:
+        lists = browse.waiting_keys(self.keys, req.priority)
+        pipe = self.client.pipeline(transaction=False)
+        for key in lists:
+            pipe.llen(key)
+        lengths = [int(n) for n in await pipe.execute()]
+        ranges = browse.waiting_ranges(lists, lengths, req.offset, req.limit)
+        pipe = self._ranges(self.client.pipeline(transaction=False), ranges)
+        ids = self._range_ids(ranges, await pipe.execute())
+        return JobPage(req.state, await self._found(ids), sum(lengths), req.offset)
+
+    async def _indexed(self, req: PageRequest) -> JobPage:
+        r = browse.zset_range(self.keys, req.state, req.offset, req.limit)
+        pipe = self._ranges(self.client.pipeline(transaction=False), [r])
+        reply, total = await pipe.zcard(r.key).execute()
+        ids = browse.ids_from(reply, r.reverse)
+        return JobPage(req.state, await self._found(ids), int(total), req.offset)
+
+    async def _scanned(self, req: PageRequest) -> JobPage:
+        cursor, found = req.cursor, []
+        for _ in range(browse.SCAN_ROUNDS):
+            cursor, keys = await self.client.scan(
+                cursor, match=self.keys.job("*"), count=browse.SCAN_COUNT
+            )
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hget(key, "s")
+            found += self._matching(keys, await pipe.execute(), req.state)
+            if cursor == 0 or len(found) >= req.limit:
+                break
+        return JobPage(req.state, await self._found(found), None, req.offset, int(cursor) or None)
+
+    async def _found(self, ids: list[str]) -> list[JobInfo]:
+        if not ids:
+            return []
+        return [i for i in self._infos(ids, await self._fetch(ids).execute()) if i]
+
+    @classmethod
+    async def discover(cls, client: AsyncClient) -> list[str]:
+        keys = [
+            k
+            for p in browse.DISCOVERY_PATTERNS
+            async for k in client.scan_iter(match=p, count=1000)
+        ]
+        return cls._queue_names(keys)
 
     async def configure(self, settings: JobSettings) -> None:
         values, unset = _config_update(settings)
