@@ -29,7 +29,7 @@ lint: $(STAMP)  ## ruff: lint and format check
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)  ## mypy --strict on every package
-	$(BIN)/mypy -p sluice -p sluice_scaling -p sluice_operator -p sluice_local
+	$(BIN)/mypy -p sluice -p sluice_scaling -p sluice_dashboard -p sluice_operator -p sluice_local
 
 imports: $(STAMP)  ## import-linter: the package layers hold, with no exceptions
 	$(BIN)/lint-imports

@@ -10,10 +10,9 @@ the figure the decision used.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
 
-from sluice.stats import BUCKETS, Histogram, QueueStats
+from sluice.stats import Histogram, QueueStats
 from sluice_scaling.reconcile import Tick
 
 
@@ -84,18 +83,7 @@ def is_idle(stats: QueueStats) -> bool:
 
 def quantile(hist: Histogram, q: float) -> float | None:
     """Quantile ``q`` of a bucketed histogram, interpolated linearly inside its bucket."""
-    n = hist.count
-    if not n:
-        return None
-    rank, seen, lower = q * n, 0, 0.0
-    for upper, count in zip(BUCKETS, hist.counts, strict=True):
-        if count and seen + count >= rank:
-            if math.isinf(upper):
-                return lower  # the open bucket has no upper bound: say "at least"
-            return lower + (upper - lower) * max(0.0, rank - seen) / count
-        seen += count
-        lower = upper
-    return lower
+    return hist.interpolated(q)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,14 @@ DISCOVERY_PATTERNS = ("q:{*}:stats", "q:{*}:config")
 _QUEUE_KEY = re.compile(rb"q:\{([^}]+)\}:(?:stats|config)")
 
 
+def listed_state(value: str) -> ListedState:
+    """``value`` as a :data:`ListedState`, or a ValueError naming the choices."""
+    for state in LISTED_STATES:
+        if value == state:
+            return state
+    raise ValueError(f"state: {value[:40]!r} is not one of {', '.join(LISTED_STATES)}")
+
+
 @dataclass(frozen=True)
 class PageRequest:
     """Which jobs: a state, for waiting jobs optionally one priority, and the page."""

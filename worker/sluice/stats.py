@@ -76,6 +76,24 @@ class Histogram:
                 return bound
         return BUCKETS[-1]
 
+    def interpolated(self, q: float) -> float | None:
+        """Quantile ``q``, interpolated linearly inside its bucket (None when empty).
+
+        For the open last bucket, its lower bound: "at least this long".
+        """
+        n = self.count
+        if not n:
+            return None
+        rank, seen, lower = q * n, 0, 0.0
+        for upper, count in zip(BUCKETS, self.counts, strict=True):
+            if count and seen + count >= rank:
+                if math.isinf(upper):
+                    return lower
+                return lower + (upper - lower) * max(0.0, rank - seen) / count
+            seen += count
+            lower = upper
+        return lower
+
     def minus(self, older: Histogram) -> Histogram:
         counts = tuple(max(0, a - b) for a, b in zip(self.counts, older.counts, strict=True))
         return Histogram(counts, max(0.0, self.total - older.total))
