@@ -115,7 +115,11 @@ class DashboardThread:
     def start(self, timeout_s: float = 30.0) -> Where:
         self._thread.start()
         future = asyncio.run_coroutine_threadsafe(self._start(), self._loop)
-        return future.result(timeout_s)
+        try:
+            return future.result(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
 
     async def _start(self) -> Where:
         self._server = DashboardServer(*self._args, **self._kwargs)

@@ -33,11 +33,13 @@ import redis
 from sluice import Queue
 from sluice.connection import connect, redact
 from sluice.errors import SluiceError
+from sluice_dashboard.settings import LOOPBACK_HOSTS
 from sluice_local.redis_server import RedisServerError
 from sluice_scaling.reconcile import Reconciler, describe_error
 from sluice_scaling.stats_reader import QueueReader, job_settings
 
 from . import up_command as up_flags
+from .dashboard import DashboardOptions, LocalDashboard
 from .embedded_redis import DataDirBusy, LocalRedis, choose_url, default_data_dir
 from .manifest import Manifest, ManifestError, load_manifest
 from .processes import ProcessActuator
@@ -67,6 +69,7 @@ class UpOptions:
     output: Output = "live"
     limits: RunLimits = field(default_factory=RunLimits)
     worker_argv: Sequence[str] = field(default_factory=default_worker_argv)
+    dashboard: DashboardOptions | None = None
 
 
 def make_output(json_lines: bool, out: TextIO) -> Output:
@@ -79,7 +82,25 @@ def make_output(json_lines: bool, out: TextIO) -> Output:
 def options_from(args: argparse.Namespace, out: TextIO = sys.stdout) -> UpOptions:
     output = make_output(args.json, out)
     limits = RunLimits(duration_s=args.duration, exit_when_idle=args.exit_when_idle)
-    return UpOptions(up_flags.redis_url(args), args.data_dir, output, limits)
+    return UpOptions(
+        up_flags.redis_url(args), args.data_dir, output, limits, dashboard=dashboard_options(args)
+    )
+
+
+def dashboard_options(args: argparse.Namespace) -> DashboardOptions | None:
+    """The ``--dashboard*`` flags; a ValueError names the one that is wrong."""
+    port = getattr(args, "dashboard", None)
+    if port is None:
+        return None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--dashboard: {port} is not a port number")
+    host = args.dashboard_host
+    if args.dashboard_allow_actions and host not in LOOPBACK_HOSTS:
+        raise ValueError(
+            f"--dashboard-allow-actions: only on a loopback address, not {host} "
+            "(local mode has no token; use `sluice dashboard --token-file` for that)"
+        )
+    return DashboardOptions(port, host, args.dashboard_allow_actions, args.dashboard_show_payloads)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,7 +110,12 @@ def run(args: argparse.Namespace) -> int:
     except ManifestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    return up(manifest, options_from(args))
+    try:
+        options = options_from(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return up(manifest, options)
 
 
 def up(
@@ -164,12 +190,41 @@ def _serve(
     reconciler = Reconciler(manifest.spec, reader, actuator)
     view = make_view(options.output, f"{redact(local.url)}, {local.source}")
     view.message(_hello(manifest, local, data_dir))
-    session = Session(reconciler, reader, actuator, view, options.limits, revive=local.revive)
+    try:
+        board = _start_dashboard(options.dashboard, manifest, local.url, reconciler, view)
+    except OSError as exc:  # the port is taken, or the address is not ours
+        print(f"error: --dashboard: cannot listen: {exc.strerror or exc}", file=sys.stderr)
+        view.close()
+        queue.close()
+        return 1
+    session = Session(
+        reconciler, reader, actuator, view, options.limits, revive=local.revive,
+        on_tick=board.record if board is not None else None,
+    )  # fmt: skip
     try:
         return _drive(session, actuator, view, on_ready, local.url)
     finally:
+        if board is not None:
+            board.stop()
         view.close()
         queue.close()
+
+
+def _start_dashboard(
+    options: DashboardOptions | None,
+    manifest: Manifest,
+    url: str,
+    reconciler: Reconciler,
+    view: View,
+) -> LocalDashboard | None:
+    if options is None:
+        return None
+    board = LocalDashboard(
+        options, url, reconciler, manifest.queue, cluster=manifest.spec.redis.cluster
+    )
+    where = board.start()
+    view.message(f"dashboard: {where.url}")
+    return board
 
 
 def _drive(

@@ -50,6 +50,7 @@ class Session:
         *,
         clock: Callable[[], float] = time.monotonic,
         revive: Callable[[float], str | None] | None = None,
+        on_tick: Callable[[Tick], None] | None = None,
     ) -> None:
         self._reconciler = reconciler
         self._reader = reader
@@ -58,6 +59,7 @@ class Session:
         self._limits = limits
         self._clock = clock
         self._revive = revive  # restarts the embedded Redis if it died; a note if it did
+        self._on_tick = on_tick  # e.g. the dashboard's decision log
         self._first: QueueStats | None = None
         self._last: QueueStats | None = None
         self._busy_seen = False
@@ -91,6 +93,8 @@ class Session:
         except Exception as exc:  # a failed start must not end the run; say why
             self._view.message(f"scaling failed: {describe_error(exc)}")
             return False
+        if self._on_tick is not None:
+            self._on_tick(tick)
         previous = self._last
         if tick.stats is not None:
             self._first = self._first or tick.stats

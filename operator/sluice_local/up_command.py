@@ -36,6 +36,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--exit-when-idle", action="store_true",
         help="stop once the queue has had work and is idle again with no workers",
     )  # fmt: skip
+    parser.add_argument(
+        "--dashboard", type=int, metavar="PORT",
+        help="serve the web dashboard, with this run's scaling decisions, on this port",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dashboard-host", default="127.0.0.1", metavar="HOST",
+        help="address the dashboard listens on (default 127.0.0.1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dashboard-allow-actions", action="store_true",
+        help="let the dashboard requeue, cancel, purge and pause scaling (loopback only)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dashboard-show-payloads", action="store_true",
+        help="show job payloads and results on the dashboard",
+    )  # fmt: skip
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
