@@ -416,7 +416,7 @@ function main(...children) {
   document.getElementById("main").replaceChildren(...children);
 }
 
-function route() {
+function route(event) {
   const hash = location.hash || "#/";
   if (!hash.startsWith("#/")) return;  // in-page anchors (the skip link)
   showAlert("");
@@ -425,7 +425,8 @@ function route() {
   if (parts[0] === "q" && parts[1] && parts[2] === "job" && parts[3]) app.view = jobPage(parts[1], parts[3]);
   else if (parts[0] === "q" && parts[1]) app.view = queuePage(parts[1]);
   else app.view = overview();
-  document.getElementById("main").focus({ preventScroll: true });
+  // After a navigation, keyboard focus starts at the new content (not on the first load).
+  if (event) document.getElementById("main").focus({ preventScroll: true });
 }
 
 async function start() {
@@ -438,7 +439,7 @@ async function start() {
     document.getElementById("main").focus();
   });
   window.addEventListener("hashchange", route);
-  route();
+  route(null);
 }
 
 start().catch((err) => showAlert(`Cannot load the dashboard: ${err.message}`));

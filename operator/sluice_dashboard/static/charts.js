@@ -2,7 +2,8 @@
 // No library: a few lines per chart, redrawn whole each second (a chart holds ~900 points).
 
 const NS = "http://www.w3.org/2000/svg";
-const W = 600, H = 190, L = 44, R = 10, T = 22, B = 22;
+const W = 600, H = 200, L = 44, R = 10, T = 32, B = 22;
+const LABEL_ROWS = [11, 23];  // decision labels take two staggered rows above the plot
 
 function el(name, attrs = {}, text) {
   const node = document.createElementNS(NS, name);
@@ -61,15 +62,17 @@ export function drawChart(figure, { series, marks, t0, t1, unit }) {
     if (s.dash) attrs["stroke-dasharray"] = s.dash;
     svg.append(el("path", attrs));
   }
-  let lastLabelX = -Infinity;
+  const rowEnds = LABEL_ROWS.map(() => -Infinity);
   for (const m of marks) {
     if (m.t < t0 || m.t > t1) continue;
     const g = el("g", { class: "decision-mark", "data-term": m.term });
     g.append(el("title", {}, m.title));
     g.append(el("line", { x1: x(m.t), x2: x(m.t), y1: T - 4, y2: H - B }));
-    if (x(m.t) - lastLabelX > 40) {  // labels that would overlap are left to the tooltip
-      g.append(el("text", { x: x(m.t) + 2, y: T - 8 }, m.label));
-      lastLabelX = x(m.t);
+    // A label goes on the first row it does not overlap; with none free, the tooltip says it.
+    const row = rowEnds.findIndex((end) => x(m.t) > end);
+    if (row >= 0) {
+      g.append(el("text", { x: x(m.t) + 2, y: LABEL_ROWS[row] }, m.label));
+      rowEnds[row] = x(m.t) + 6 + m.label.length * 5.8;
     }
     svg.append(g);
   }
