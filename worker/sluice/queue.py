@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
 from typing import Any, TypeAlias
 
-from sluice import browse, codec, jobinfo, limits
+from sluice import browse, codec, jobinfo, limits, schedule_record
 from sluice.browse import JobPage, PageRequest
 from sluice.coalesce import EnqueueBatcher
 from sluice.connection import connect
@@ -26,6 +26,7 @@ from sluice.protocol.client import AsyncProtocol, Protocol
 from sluice.protocol.keys import QueueKeys, check_job_id
 from sluice.protocol.messages import NewJob
 from sluice.protocol.scripts import AsyncClient, SyncClient
+from sluice.schedule_record import ScheduleRecord
 from sluice.stats import Priority, QueueStats
 
 BATCH = 500  # jobs per enqueue script call
@@ -316,6 +317,39 @@ class Queue(_QueueBase):
 
     def settings(self) -> JobSettings:
         return JobSettings.from_config(self.client.hgetall(self.keys.config))
+
+    def fire_schedule(
+        self, schedule: str, mark_ms: int, fires: Iterable[tuple[int, NewJob]] = ()
+    ) -> int:
+        """Enqueue a schedule's fires (fire time in ms, job) not yet recorded; record
+        ``mark_ms`` as its last fire unless a later one is. Returns jobs added."""
+        return self.protocol.run(ops.fire(self.name, schedule, mark_ms, list(fires)))
+
+    def schedule_marks(self) -> dict[str, int]:
+        """Each schedule's last recorded fire time (ms)."""
+        pairs = self.client.zrange(self.keys.sched, 0, -1, withscores=True)
+        return {ops.text(name): int(score) for name, score in pairs}
+
+    def publish_schedules(self, records: Iterable[ScheduleRecord]) -> None:
+        """Replace the published schedule definitions (``sluice schedules`` reads them)."""
+        values = {r.name: r.to_json() for r in records}
+        gone = [n for n in self._ids(self.client.hkeys(self.keys.schedinfo)) if n not in values]
+        pipe = self.client.pipeline(transaction=False)
+        if values:
+            pipe.hset(self.keys.schedinfo, mapping=values)  # type: ignore[arg-type]
+        if gone:
+            pipe.hdel(self.keys.schedinfo, *gone)
+            pipe.zrem(self.keys.sched, *gone)
+        pipe.execute()
+
+    def schedules(self) -> list[ScheduleRecord]:
+        """The published schedules with their last fire, by name."""
+        published = {ops.text(k): v for k, v in self.client.hgetall(self.keys.schedinfo).items()}
+        marks = self.schedule_marks()
+        return [
+            schedule_record.parse(name, published.get(name), marks.get(name))
+            for name in sorted(published.keys() | marks.keys())
+        ]
 
     def purge(self) -> int:
         """Delete every key of the queue (jobs, stats, config); returns keys deleted."""

@@ -20,6 +20,10 @@ key                    type    holds
 ``q:{N}:wake``         list    tokens an idle worker blocks on (BLPOP)
 ``q:{N}:workers``      zset    worker id -> heartbeat expiry (ms)
 ``q:{N}:winfo``        hash    worker id -> "busy slots seen_ms"
+``q:{N}:sched``        zset    schedule name -> its last fire time (ms), recorded by
+                               the fire script in the same call as the fire's enqueue
+``q:{N}:schedinfo``    hash    schedule name -> JSON (cron, zone, task, next fire),
+                               published by the reconciler for ``sluice schedules``
 =====================  ======  ==================================================
 
 Job hash fields are one letter: a waiting job is ``t q s e`` (plus ``m``/``o``
@@ -46,6 +50,7 @@ PRIORITIES = tuple(Priority)
 # "ready" stands for the four ready lists (critical .. low). See protocol/scripts.py.
 KEY_NAMES = (
     "ready", "delayed", "leases", "dead", "stats", "config", "wake", "workers", "winfo",
+    "sched",
 )  # fmt: skip
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -162,6 +167,14 @@ class QueueKeys:
     @property
     def winfo(self) -> str:
         return self.prefix + "winfo"
+
+    @property
+    def sched(self) -> str:
+        return self.prefix + "sched"
+
+    @property
+    def schedinfo(self) -> str:
+        return self.prefix + "schedinfo"
 
     def job(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"

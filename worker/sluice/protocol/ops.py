@@ -61,18 +61,35 @@ def clip_error(error: str | None) -> str:
     return clipped.encode("utf-8", "replace").decode()
 
 
-def enqueue(queue: str, jobs: Sequence[NewJob]) -> Call[int]:
+def _job_args(jobs: Sequence[NewJob]) -> list[Arg]:
     args: list[Arg] = [len(jobs)]
     for j in jobs:
         args += [j.id, j.task, j.payload, int(j.priority), _ms(j.delay_s)]
         args += [_opt(j.max_attempts), _opt(j.timeout_s)]
+    return args
 
+
+def _added(queue: str) -> Callable[[list[Any]], int]:
     def parse(reply: list[Any]) -> int:
         if int(reply[0]) == 0:
             raise QueueFull(queue, int(reply[1]), int(reply[2]))
         return int(reply[1])
 
-    return Call("enqueue", args, parse)
+    return parse
+
+
+def enqueue(queue: str, jobs: Sequence[NewJob]) -> Call[int]:
+    return Call("enqueue", _job_args(jobs), _added(queue))
+
+
+def fire(queue: str, schedule: str, mark_ms: int, fires: Sequence[tuple[int, NewJob]]) -> Call[int]:
+    """Enqueue a schedule's fires later than its recorded last fire; record ``mark_ms``.
+
+    The check, the enqueue and the record are one script call: of two reconcilers
+    firing the same schedule, the second finds the fire recorded and adds nothing.
+    """
+    args: list[Arg] = [schedule, mark_ms, *_job_args([job for _, job in fires])]
+    return Call("fire", args + [at for at, _ in fires], _added(queue))
 
 
 def _claimed(f: list[Any]) -> Claimed:
