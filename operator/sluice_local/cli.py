@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.util
 import os
 import signal
@@ -36,6 +37,7 @@ from sluice.errors import SluiceError
 from sluice_dashboard.settings import LOOPBACK_HOSTS
 from sluice_local.redis_server import RedisServerError
 from sluice_scaling.reconcile import Reconciler, describe_error
+from sluice_scaling.scheduler import Scheduler
 from sluice_scaling.stats_reader import QueueReader, job_settings
 
 from . import up_command as up_flags
@@ -197,9 +199,11 @@ def _serve(
         view.close()
         queue.close()
         return 1
+    scheduler = Scheduler(manifest.spec.schedules, manifest.spec.scaling.polling_interval_seconds)
     session = Session(
         reconciler, reader, actuator, view, options.limits, revive=local.revive,
         on_tick=board.record if board is not None else None,
+        fire_schedules=functools.partial(scheduler.tick, queue),
     )  # fmt: skip
     try:
         return _drive(session, actuator, view, on_ready, local.url)

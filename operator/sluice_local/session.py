@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from sluice.stats import QueueStats
 from sluice_scaling.reconcile import Reconciler, StatsReader, Tick, describe_error
+from sluice_scaling.scheduler import ScheduleState
 
 from .processes import ProcessActuator
 from .status import Replicas, Status, Summary, is_idle, status_of, summarize
@@ -51,6 +52,7 @@ class Session:
         clock: Callable[[], float] = time.monotonic,
         revive: Callable[[float], str | None] | None = None,
         on_tick: Callable[[Tick], None] | None = None,
+        fire_schedules: Callable[[], tuple[ScheduleState, ...]] | None = None,
     ) -> None:
         self._reconciler = reconciler
         self._reader = reader
@@ -60,6 +62,7 @@ class Session:
         self._clock = clock
         self._revive = revive  # restarts the embedded Redis if it died; a note if it did
         self._on_tick = on_tick  # e.g. the dashboard's decision log
+        self._fire_schedules = fire_schedules  # the queue's cron schedules, fired per tick
         self._first: QueueStats | None = None
         self._last: QueueStats | None = None
         self._busy_seen = False
@@ -88,6 +91,7 @@ class Session:
 
     def _poll(self) -> bool:
         """One tick; True when the run should end."""
+        self._fire()  # first: a fire's job is backlog for this tick's decision
         try:
             tick = self._reconciler.tick()
         except Exception as exc:  # a failed start must not end the run; say why
@@ -101,6 +105,18 @@ class Session:
             self._last = tick.stats
         self._view.show(self._status(tick, previous), self._actuator.take_exits())
         return self._done(tick.stats)
+
+    def _fire(self) -> None:
+        if self._fire_schedules is None:
+            return
+        try:
+            states = self._fire_schedules()
+        except Exception as exc:  # Redis down: the tick says so too; due fires go next tick
+            self._view.message(f"schedules not fired: {describe_error(exc)}")
+            return
+        for st in states:
+            if st.fired or st.skipped:
+                self._view.message(f"schedule {st.name}: {st.fired} fired, {st.skipped} skipped")
 
     def _status(self, tick: Tick, previous: QueueStats | None) -> Status:
         current = self._actuator.current()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sluice_scaling.reconcile import Tick
+from sluice_scaling.scheduler import ScheduleState
 
 from .crd.status_schema import Condition as StatusCondition
 from .crd.status_schema import JobQueueStatus, LastDecision, field_names
@@ -136,6 +137,19 @@ def tick_status(
     old = previous.get("conditions") or []
     status["conditions"] = merge_conditions(old, conditions, generation=generation, now=now)
     return status
+
+
+def schedule_status(states: Iterable[ScheduleState]) -> list[dict[str, Any]]:
+    """``status.schedules``: each schedule's last and next fire (unset ones left out)."""
+    out = []
+    for st in states:
+        entry: dict[str, Any] = {"name": st.name}
+        if st.last_fire is not None:
+            entry["lastFireTime"] = timestamp(st.last_fire)
+        if st.next_fire is not None:
+            entry["nextFireTime"] = timestamp(st.next_fire)
+        out.append(entry)
+    return out
 
 
 def invalid_spec_status(

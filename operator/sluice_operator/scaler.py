@@ -21,6 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from sluice.stats import QueueStats
 from sluice_scaling.policy import PolicyState
 from sluice_scaling.reconcile import Reconciler, Tick, describe_error
+from sluice_scaling.scheduler import Scheduler, ScheduleState
 from sluice_scaling.spec import JobQueueSpec
 from sluice_scaling.stats_reader import (
     QueueReader,
@@ -132,6 +133,9 @@ class QueueScaler:
         self.reader = SecretBackedReader(api, pool, namespace, name, spec)
         self.actuator = KubeActuator(api, namespace, name)
         self.reconciler = Reconciler(spec, self.reader, self.actuator, clock, seed_state(status))
+        self.scheduler = _scheduler(spec, clock)
+        self.schedules: tuple[ScheduleState, ...] = ()  # as of the last tick that fired
+        self.schedules_warned = False
         self.status: dict[str, Any] = dict(status)  # as last written (or found)
         self.settings_written = False
         self.settings_warned = False  # one event per spec, not one per failed poll
@@ -147,11 +151,13 @@ class QueueScaler:
         self.spec = spec
         self.reader = SecretBackedReader(self.api, self.pool, self.namespace, self.name, spec)
         self.reconciler = _rewire(self.reconciler, spec, self.reader)
+        self.scheduler = _scheduler(spec, self.clock)
         self.settings_written = self.settings_warned = False
 
     def step(self, generation: int) -> Step:
         started = self.clock()
-        notes = self._write_settings()
+        # Schedules first: a fire's job is backlog for this very tick's decision.
+        notes = self._write_settings() + self._fire_schedules()
         try:
             tick = self.reconciler.tick()
         except DeploymentMissing:
@@ -174,6 +180,17 @@ class QueueScaler:
         self.settings_written = True
         return ()
 
+    def _fire_schedules(self) -> tuple[str, ...]:
+        try:
+            self.schedules = self.scheduler.tick(self.reader.connected().queue)
+        except Exception as exc:  # Redis down: the tick reports it; due fires go next step
+            if self.schedules_warned:
+                return ()
+            self.schedules_warned = True
+            return (f"schedules not fired yet (will retry): {describe_error(exc)}",)
+        self.schedules_warned = False
+        return ()
+
     def _recreate(self) -> bool:
         """Deployment gone: create it again at the count the loop last set (else minReplicas)."""
         applied = self.reconciler.applied
@@ -189,6 +206,8 @@ class QueueScaler:
             tick, self.status, generation=generation,
             paused=self.spec.scaling.paused, now=self.clock(),
         )  # fmt: skip
+        if self.spec.schedules or self.status.get("schedules"):
+            new["schedules"] = status_mod.schedule_status(self.schedules)
         return self.patch_status(new)
 
     def patch_status(self, new: Mapping[str, Any]) -> bool:
@@ -198,6 +217,10 @@ class QueueScaler:
         self.api.patch_status(self.namespace, self.name, diff)
         self.status.update(diff)
         return True
+
+
+def _scheduler(spec: JobQueueSpec, clock: Callable[[], float]) -> Scheduler:
+    return Scheduler(spec.schedules, spec.scaling.polling_interval_seconds, clock)
 
 
 def _rewire(old: Reconciler, spec: JobQueueSpec, reader: SecretBackedReader) -> Reconciler:

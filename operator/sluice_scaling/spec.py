@@ -18,8 +18,17 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from .schedules import check_cron, zone
 
 CEL = "x-kubernetes-validations"  # the CRD's key for CEL rules the API server runs
 
@@ -272,6 +281,47 @@ class ScalingSpec(_Model):
         return self
 
 
+# A schema cannot evaluate cron or look a zone up; these patterns refuse the malformed at
+# `kubectl apply`, and the validators (run by the operator and local mode) the rest.
+_CRON_PATTERN = r"^\s*([0-9A-Za-z*?/,#-]+\s+){4,5}[0-9A-Za-z*?/,#-]+\s*$"
+_ZONE_PATTERN = r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$"
+
+
+class ScheduleSpec(_Model):
+    """A recurring job: enqueued at every time its cron expression matches, by the operator
+    (or sluice up), exactly once per fire however many operators run."""
+
+    name: str = Field(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    """Name of the schedule, unique in the queue; part of each fire's job id
+    (sched:NAME:20260102T030405Z)."""
+    cron: str = Field(max_length=256, pattern=_CRON_PATTERN)
+    """Cron expression: five fields (minute hour day-of-month month day-of-week), or six with
+    seconds first. Names (MON, JAN), ranges, steps, L and # as in Debian cron."""
+    time_zone: str = Field(default="UTC", max_length=64, pattern=_ZONE_PATTERN)
+    """IANA time zone the expression is read in, e.g. Europe/Berlin; daylight saving time
+    as cron handles it."""
+    task: str = Field(min_length=1, max_length=200)
+    """Task each fire enqueues."""
+    payload: Any = Field(
+        default=None, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True}
+    )
+    """Payload of each fire's job (any JSON value)."""
+    catch_up: Literal["Skip", "RunLast"] = "Skip"
+    """Fires missed while no operator ran (older than two polling intervals, at least 10
+    s): Skip drops them, RunLast runs the latest of them once."""
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return check_cron(value)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+
 class JobQueueSpec(_Model):
     """The queue, its workers, its jobs' defaults and how replicas follow the queue."""
 
@@ -292,9 +342,24 @@ class JobQueueSpec(_Model):
     worker: WorkerSpec
     jobs: JobsSpec = JobsSpec()
     scaling: ScalingSpec = ScalingSpec()
+    schedules: list[ScheduleSpec] = Field(
+        default=[],
+        max_length=100,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Recurring jobs (cron) the operator enqueues into the queue."""
     delete_policy: Literal["Retain", "Purge"] = "Retain"
     """What happens to the queue's data in Redis when the JobQueue is deleted: Retain keeps
     it, Purge deletes every key of the queue."""
+
+    @field_validator("schedules")
+    @classmethod
+    def _unique_names(cls, value: list[ScheduleSpec]) -> list[ScheduleSpec]:
+        names = [s.name for s in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"schedule names must be unique; repeated: {', '.join(twice)}")
+        return value
 
     @model_validator(mode="after")
     def _grace_covers_timeout(self) -> JobQueueSpec:

@@ -327,7 +327,7 @@ class Queue(_QueueBase):
 
     def schedule_marks(self) -> dict[str, int]:
         """Each schedule's last recorded fire time (ms)."""
-        pairs = self.client.zrange(self.keys.sched, 0, -1, withscores=True)
+        pairs: list[Any] = self.client.zrange(self.keys.sched, 0, -1, withscores=True)
         return {ops.text(name): int(score) for name, score in pairs}
 
     def publish_schedules(self, records: Iterable[ScheduleRecord]) -> None:

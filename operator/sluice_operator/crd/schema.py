@@ -33,6 +33,7 @@ ORDER = (
     "minLength",
     "maxLength",
     "pattern",
+    "maxItems",
     "description",
     PRESERVE,
     "x-kubernetes-list-type",

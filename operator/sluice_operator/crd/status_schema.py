@@ -50,6 +50,17 @@ class Condition(_Model):
     """The metadata.generation the condition was set for."""
 
 
+class ScheduleStatus(_Model):
+    """One cron schedule's fires, as recorded in Redis."""
+
+    name: str
+    """The schedule's name (spec.schedules[].name)."""
+    last_fire_time: datetime.datetime | None = None
+    """The latest fire enqueued (or skipped as missed); unset before the first."""
+    next_fire_time: datetime.datetime | None = None
+    """When the schedule fires next; unset when it never fires again."""
+
+
 class JobQueueStatus(_Model):
     """What the operator observed and decided; written only by the operator."""
 
@@ -82,6 +93,11 @@ class JobQueueStatus(_Model):
     last_scale_reason: str | None = None
     """Why the replica count was last changed."""
     last_decision: LastDecision | None = None
+    schedules: list[ScheduleStatus] | None = Field(
+        default=None,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """The cron schedules' last and next fire times."""
     conditions: list[Condition] | None = Field(
         default=None,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},

@@ -42,6 +42,7 @@ COMMANDS = [
     "sluice.cli.job",
     "sluice.cli.dlq",
     "sluice.cli.load",
+    "sluice.cli.schedules",
 ]
 
 

@@ -46,7 +46,7 @@ WAKE_MAX = 256
 
 NAMES = (
     "enqueue", "claim", "extend", "finish", "reap", "cancel", "progress",
-    "requeue_dead", "purge_dead", "heartbeat", "stats",
+    "requeue_dead", "purge_dead", "heartbeat", "stats", "fire",
 )  # fmt: skip
 
 
