@@ -35,14 +35,15 @@ class ScheduleState:
     skipped: int = 0  # missed fires this tick dropped (Skip policy)
 
 
-def _record(spec: ScheduleSpec, next_ms: int | None) -> ScheduleRecord:
+def _record(spec: ScheduleSpec, state: ScheduleState) -> ScheduleRecord:
     return ScheduleRecord(
         name=spec.name,
         cron=spec.cron,
         time_zone=spec.time_zone,
         task=spec.task,
         catch_up=spec.catch_up,
-        next_fire=None if next_ms is None else next_ms / 1000,
+        next_fire=state.next_fire,
+        last_fire=state.last_fire,
     )
 
 
@@ -59,6 +60,10 @@ class Scheduler:
         self.grace = grace_ms(polling_interval_s)
         self._clock = clock
         self._published: tuple[ScheduleRecord, ...] | None = None
+        # The last fire to show, per schedule: Redis records how far a schedule is handled,
+        # which a first sight also moves (to "now", no fire). After a restart that record
+        # is the best there is.
+        self._shown: dict[str, int | None] = {}
 
     def tick(self, queue: Queue) -> tuple[ScheduleState, ...]:
         """Fire what is due on ``queue``; raises on any Redis failure (retried next tick)."""
@@ -83,8 +88,10 @@ class Scheduler:
             ]
             fired = queue.fire_schedule(spec.name, todo.mark, jobs)
         newest = todo.mark if todo.mark is not None else last
-        # A first sight records "now", which is no fire: nothing to show as the last one.
-        shown = None if last is None and not todo.fires else newest
+        shown = self._shown.get(spec.name, last)
+        if todo.fires or todo.skipped:
+            shown = newest
+        self._shown[spec.name] = shown
         upcoming = cron.next(max(now, newest or now))
         return ScheduleState(
             spec.name,
@@ -95,10 +102,7 @@ class Scheduler:
         )
 
     def _publish(self, queue: Queue, states: tuple[ScheduleState, ...]) -> None:
-        records = tuple(
-            _record(spec, None if st.next_fire is None else round(st.next_fire * 1000))
-            for spec, st in zip(self.schedules, states, strict=True)
-        )
+        records = tuple(_record(spec, st) for spec, st in zip(self.schedules, states, strict=True))
         if records != self._published:
             queue.publish_schedules(records)
             self._published = records

@@ -52,6 +52,7 @@ def _with(changes: dict[str, Any], base: dict[str, Any] | None = None) -> dict[s
 
 
 SECRET = {"name": "redis", "key": "url"}
+CRON = {"name": "nightly", "cron": "0 3 * * *", "task": "report"}
 
 INVALID = [
     pytest.param({"redis.urlSecretRef": SECRET}, EXACTLY_ONE, id="url-and-url-secret"),
@@ -108,6 +109,12 @@ INVALID = [
         {"scaling.maxReplicas": 10**9, "scaling.minReplicas": 1}, SCHEMA, id="max-replicas-1e9"
     ),
     pytest.param({"scaling.idleSecondsBeforeZero": 1e12}, SCHEMA, id="idle-1e12"),
+    pytest.param({"schedules": [{**CRON, "cron": "* * * *"}]}, SCHEMA, id="cron-four-fields"),
+    pytest.param({"schedules": [{**CRON, "cron": "@daily x"}]}, SCHEMA, id="cron-bad-chars"),
+    pytest.param({"schedules": [{**CRON, "timeZone": "Europe Berlin"}]}, SCHEMA, id="zone-space"),
+    pytest.param({"schedules": [{**CRON, "catchUp": "All"}]}, SCHEMA, id="catch-up-enum"),
+    pytest.param({"schedules": [{**CRON, "name": "Nightly"}]}, SCHEMA, id="schedule-name-case"),
+    pytest.param({"schedules": [{**CRON, "task": ""}]}, SCHEMA, id="schedule-empty-task"),
 ]
 
 VALID = [
@@ -123,6 +130,21 @@ VALID = [
         id="timeout-just-below-grace",
     ),
     pytest.param({"worker.env": [{"name": "A", "valueFrom": {"fieldRef": {}}}]}, id="env-free"),
+    pytest.param(
+        {
+            "schedules": [
+                CRON,
+                {
+                    **CRON,
+                    "name": "often",
+                    "cron": "*/15 * * * * *",
+                    "timeZone": "America/New_York",
+                    "payload": [1, "x"],
+                },
+            ]
+        },
+        id="schedules",
+    ),
 ]
 
 

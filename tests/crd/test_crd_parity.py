@@ -26,7 +26,8 @@ from sluice_scaling.spec import JobQueueSpec
 CRD_ONLY = {".redis.url": {"pattern"}}
 
 _SCALAR = {str: "string", int: "integer", float: "number", bool: "boolean"}
-_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength", "pattern")
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength", "maxItems",
+           "pattern")  # fmt: skip
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -36,6 +37,16 @@ def _unwrap(annotation: Any) -> Any:
         assert len(args) == 1, annotation
         return args[0]
     return annotation
+
+
+def _item_model(annotation: Any) -> type[BaseModel] | None:
+    """``list[SomeModel]`` -> ``SomeModel`` (spec.schedules), else None."""
+    kind = _unwrap(annotation)
+    if get_origin(kind) is list:
+        (item,) = get_args(kind)
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return item
+    return None
 
 
 def _fields(model: type[BaseModel]) -> dict[str, FieldInfo]:
@@ -52,6 +63,8 @@ def _pairs(
         kind = _unwrap(info.annotation)
         if isinstance(kind, type) and issubclass(kind, BaseModel) and sub:
             out += _pairs(kind, sub, f"{path}.{alias}")
+        elif (item := _item_model(info.annotation)) and sub:
+            out += _pairs(item, sub["items"], f"{path}.{alias}[]")
     return out
 
 
@@ -65,6 +78,8 @@ def _models(model: type[BaseModel], schema: dict[str, Any], path: str = "") -> l
         kind = _unwrap(info.annotation)
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             out += _models(kind, schema["properties"][alias], f"{path}.{alias}")
+        elif item := _item_model(info.annotation):
+            out += _models(item, schema["properties"][alias]["items"], f"{path}.{alias}[]")
     return out
 
 
@@ -78,6 +93,8 @@ def test_same_fields_and_required_set(model: type[BaseModel], schema: dict[str, 
 
 def _expected_type(annotation: Any) -> dict[str, Any]:
     kind = _unwrap(annotation)
+    if kind is Any:  # any JSON value (a schedule's payload)
+        return {"type": None, "x-kubernetes-preserve-unknown-fields": True}
     if kind in _SCALAR:
         return {"type": _SCALAR[kind]}
     if get_origin(kind) is Literal:
@@ -94,7 +111,9 @@ def _expected_type(annotation: Any) -> dict[str, Any]:
 def test_same_type(path: str, info: FieldInfo, schema: dict[str, Any]) -> None:
     expected = _expected_type(info.annotation)
     assert {k: schema.get(k) for k in expected} == expected, path
-    if get_origin(_unwrap(info.annotation)) is list:  # list[dict[str, Any]]: EnvVar objects
+    if _item_model(info.annotation):
+        assert schema["items"]["type"] == "object", path
+    elif get_origin(_unwrap(info.annotation)) is list:  # list[dict[str, Any]]: EnvVar objects
         items = schema["items"]
         assert items == {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
@@ -110,6 +129,8 @@ def _model_bounds(info: FieldInfo) -> dict[str, Any]:
             out["maximum"] = meta.le
         elif isinstance(meta, at.MinLen):
             out["minLength"] = meta.min_length
+        elif isinstance(meta, at.MaxLen) and get_origin(_unwrap(info.annotation)) is list:
+            out["maxItems"] = meta.max_length
         elif isinstance(meta, at.MaxLen):
             out["maxLength"] = meta.max_length
         elif getattr(meta, "pattern", None) is not None:
@@ -151,3 +172,4 @@ def test_the_walk_sees_every_leaf() -> None:
     assert len(PAIRS) >= 45  # a broken walk that stops early would pass everything above
     assert ".scaling.scaleDown.stabilizationWindowSeconds" in IDS
     assert ".redis.tls.caSecretRef.name" in IDS
+    assert ".schedules[].timeZone" in IDS

@@ -14,6 +14,7 @@ import redis
 
 from sluice import JobSettings, Queue
 from sluice.protocol import Outcome
+from sluice.queue import new_job
 
 
 @pytest.fixture(scope="module")
@@ -60,4 +61,9 @@ def test_every_operation_on_redis_6_2(queue62: Queue) -> None:
     assert stats.total_slots == 2
     assert queue62.requeue_dead() == 1
     assert queue62.purge_dead() == 0
+    # fire: ZADD GT is 6.2's; the record never moves back
+    fires = [(1000, new_job("t", None, id="sched:s:1"))]
+    assert queue62.fire_schedule("s", 1000, fires) == 1
+    assert queue62.fire_schedule("s", 500) == 0
+    assert queue62.schedule_marks() == {"s": 1000}
     assert queue62.purge() > 0

@@ -113,3 +113,37 @@ def test_a_stop_request_ends_the_run() -> None:
     sess, view = session([snap(1, backlog=2)], RunLimits())
     sess.run(stop)
     assert view.statuses == []
+
+
+def test_schedules_fire_before_each_tick_and_a_failure_is_reported() -> None:
+    from sluice_scaling.scheduler import ScheduleState
+
+    rec, act, view = FakeReconciler([snap(1), snap(2), snap(3)]), FakeActuator(), Recorder()
+    rec.actuator = act
+    messages: list[str] = []
+    view.message = messages.append  # type: ignore[method-assign,assignment]
+    order: list[str] = []
+    real_tick = rec.tick
+
+    def tick() -> Tick:
+        order.append("tick")
+        return real_tick()
+
+    rec.tick = tick  # type: ignore[method-assign,assignment]
+
+    def fire() -> tuple[ScheduleState, ...]:
+        order.append("fire")
+        if order.count("fire") == 2:
+            raise ConnectionError("redis down")
+        return (ScheduleState("nightly", 1.0, 2.0, fired=1),)
+
+    sess = Session(
+        cast(Reconciler, rec), Reader(snap(3)), cast(ProcessActuator, act), view,
+        RunLimits(duration_s=10, exit_when_idle=True), fire_schedules=fire,
+    )  # fmt: skip
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    sess.run(stop)
+    assert order[:4] == ["fire", "tick", "fire", "tick"]
+    assert "schedule nightly: 1 fired, 0 skipped" in messages
+    assert "schedules not fired: ConnectionError: redis down" in messages

@@ -14,8 +14,8 @@ FUNCTION = re.compile(r"^local function (\w+)\(", re.M)
 
 
 def shared_functions() -> dict[str, str]:
-    """Name -> body of every function in _lib.lua and _jobs.lua."""
-    source = scripts._read("_lib") + "\n" + scripts._read("_jobs")
+    """Name -> body of every function in _lib.lua, _jobs.lua and _enqueue.lua."""
+    source = "\n".join(scripts._read(f) for f in ("_lib", "_jobs", "_enqueue"))
     starts = [(m.start(), m.group(1)) for m in FUNCTION.finditer(source)]
     ends = [s for s, _ in starts[1:]] + [len(source)]
     return {name: source[start:end] for (start, name), end in zip(starts, ends, strict=True)}
@@ -39,6 +39,8 @@ def test_each_script_declares_the_keys_it_uses_and_no_others(name: str) -> None:
         jobs_only = set(FUNCTION.findall(scripts._read("_jobs")))
         assert not any(re.search(rf"\b{f}\(", own) for f in jobs_only), "needs '-- uses: jobs'"
         functions = {k: v for k, v in functions.items() if k not in jobs_only}
+    if "enqueue" not in scripts._header(own, "uses"):
+        assert "enqueue_batch(" not in own, "needs '-- uses: enqueue'"
     declared = set(scripts.script(name).keys)
     used = keys_used(own, functions, set())
     assert used <= declared, f"{name}.lua uses undeclared keys {used - declared}"

@@ -15,6 +15,9 @@ MINIMAL: dict[str, Any] = {
 }
 
 
+CRON = {"name": "nightly", "cron": "0 3 * * *", "task": "report"}
+
+
 def with_(path: str, value: Any) -> dict[str, Any]:
     """MINIMAL with one dotted path set to ``value``."""
     spec: dict[str, Any] = {k: dict(v) for k, v in MINIMAL.items()}
@@ -50,6 +53,15 @@ INVALID: list[tuple[str, str, Any, str, str]] = [
     ("typo", "scaling.pollingIntervalSecs", 5, "spec.scaling.pollingIntervalSecs", "Extra inputs"),
     ("list-index-in-path", "worker.env", [{"name": "A"}, 3], "spec.worker.env[1]",
      "valid dictionary"),
+    # What the CRD's patterns let through is caught here (and by the operator).
+    ("cron-out-of-range", "schedules", [{**CRON, "cron": "61 * * * *"}],
+     "spec.schedules[0].cron", "invalid cron expression '61 * * * *': Bad minute"),
+    ("cron-never", "schedules", [{**CRON, "cron": "0 0 31 2 *"}],
+     "spec.schedules[0].cron", "Bad day-of-month"),
+    ("unknown-zone", "schedules", [{**CRON, "timeZone": "Mars/Olympus"}],
+     "spec.schedules[0].timeZone", "unknown time zone 'Mars/Olympus'"),
+    ("schedule-twice", "schedules", [CRON, CRON], "spec.schedules",
+     "schedule names must be unique; repeated: nightly"),
 ]  # fmt: skip
 
 

@@ -343,13 +343,9 @@ class Queue(_QueueBase):
         pipe.execute()
 
     def schedules(self) -> list[ScheduleRecord]:
-        """The published schedules with their last fire, by name."""
+        """The published schedules, by name."""
         published = {ops.text(k): v for k, v in self.client.hgetall(self.keys.schedinfo).items()}
-        marks = self.schedule_marks()
-        return [
-            schedule_record.parse(name, published.get(name), marks.get(name))
-            for name in sorted(published.keys() | marks.keys())
-        ]
+        return [schedule_record.parse(name, published[name]) for name in sorted(published)]
 
     def purge(self) -> int:
         """Delete every key of the queue (jobs, stats, config); returns keys deleted."""

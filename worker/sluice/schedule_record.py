@@ -1,8 +1,9 @@
 """What Redis holds about a queue's cron schedules, for ``sluice schedules`` and status.
 
 The schedules themselves are declared in the JobQueue (``spec.schedules``); the
-reconciler that fires them publishes each one's definition and next fire time
-here, beside the last fire time the fire script records. So anyone with Redis
+reconciler that fires them publishes each one's definition, last and next fire
+here after every change. (The fire script's own record, the time up to which a
+schedule is handled, also moves on a first sight and over skipped fires.) So anyone with Redis
 access sees what will run and when, without access to the Kubernetes API.
 """
 
@@ -23,11 +24,11 @@ class ScheduleRecord:
     task: str
     catch_up: str  # Skip or RunLast
     next_fire: float | None = None  # None: the expression never fires again
-    last_fire: float | None = None  # None: not fired yet (from the fire script's record)
+    last_fire: float | None = None  # None: not fired since the schedule was first seen
 
     def to_json(self) -> str:
         values = asdict(self)
-        del values["name"], values["last_fire"]  # the hash field, and the record's own key
+        del values["name"]  # the hash field
         return json.dumps(values, sort_keys=True, separators=(",", ":"))
 
 
@@ -35,7 +36,7 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def parse(name: str, raw: bytes | str | None, last_ms: float | None) -> ScheduleRecord:
+def parse(name: str, raw: bytes | str | None) -> ScheduleRecord:
     """A record from its published JSON (missing or unreadable: the fields stay empty)."""
     try:
         values = json.loads(raw) if raw else {}
@@ -49,5 +50,5 @@ def parse(name: str, raw: bytes | str | None, last_ms: float | None) -> Schedule
         task=str(values.get("task", "")),
         catch_up=str(values.get("catch_up", "")),
         next_fire=_number(values.get("next_fire")),
-        last_fire=None if last_ms is None else last_ms / 1000,
+        last_fire=_number(values.get("last_fire")),
     )

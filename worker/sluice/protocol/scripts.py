@@ -4,7 +4,8 @@ Each script is the generated constants (histogram bounds, setting defaults, the
 job hash's field names and state letters),
 the bindings of the keys it declares on its ``-- KEYS:`` line, then
 ``lua/_lib.lua`` (shared steps), ``lua/_jobs.lua`` when it says ``-- uses:
-jobs``, and the operation's own file. Generating the constants from
+jobs``, ``lua/_enqueue.lua`` when it says ``-- uses: enqueue``, and the
+operation's own file. Generating the constants from
 :data:`sluice.stats.BUCKETS`, :class:`sluice.job_settings.JobSettings` and
 :mod:`sluice.protocol.keys` keeps Python and Lua from drifting apart: a script
 says ``F.attempts`` and ``STATE.active``, never the stored letters, and a
@@ -163,6 +164,8 @@ def script(name: str) -> Script:
         raise ValueError(f"{name}.lua: bad '-- KEYS:' line {keys} (names: {KEY_NAMES})")
     # Declared in KEY_NAMES order, so bindings() and QueueKeys.script_keys() agree.
     keys = tuple(k for k in KEY_NAMES if k in keys)
-    jobs = "jobs" in _header(own, "uses")
-    parts = [constants(jobs), bindings(keys), _read("_lib"), _read("_jobs") if jobs else "", own]
+    uses = _header(own, "uses")
+    jobs = "jobs" in uses
+    parts = [constants(jobs), bindings(keys), _read("_lib"), _read("_jobs") if jobs else ""]
+    parts += [_read("_enqueue") if "enqueue" in uses else "", own]
     return Script(name, "\n".join(parts), keys)

@@ -11,7 +11,7 @@ local function enqueue_batch(base, wanted)
   local function job(i) return base + 1 + i * 7 end
   local function picked(i) return wanted == nil or wanted(i) end
   -- Only the length limit matters here: one field, not the whole config().
-  local max_length = setting(redis.call('HGET', CONFIG, 'max_length'), nil, 1)
+  local max_length = setting(redis.call('HGET', CONFIG, 'max_length'), nil, 1, MAXIMA.max_length)
 
   if max_length then
     local new = 0
