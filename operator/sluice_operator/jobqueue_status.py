@@ -85,7 +85,9 @@ def tick_conditions(tick: Tick, *, paused: bool) -> list[Condition]:
         Condition("ScalingLimited", True, f"At{decision.limited.title()}Replicas", decision.reason)
         if decision.limited
         else Condition("ScalingLimited", False, "WithinBounds", "replicas within min and max"),
-        Condition("Paused", True, "Paused", "spec.scaling.paused is set: replicas left alone")
+        Condition(
+            "Paused", True, "Paused", "spec.scaling.paused: replicas left alone within min and max"
+        )
         if paused
         else Condition("Paused", False, "Active", "the autoscaler sets the replicas"),
     ]

@@ -115,7 +115,7 @@ class Reconciler:
             concurrency=self.spec.worker.concurrency,
         )
         decision, state = decide(self.spec.scaling, obs, self.state, self._clock())
-        target = self._target(decision, current, stats)
+        target = self._target(decision, current, stats is not None)
         scaled_from = self._apply(target, current, stats)
         # Committed only once the scale went through: a failed scale is retried next tick.
         self.state = state
@@ -140,11 +140,15 @@ class Reconciler:
         except Exception as exc:  # any read failure means "no metrics" to the policy
             return None, describe_error(exc)
 
-    @staticmethod
-    def _target(decision: Decision, current: ReplicaCount, stats: QueueStats | None) -> int:
-        if stats is None:  # never scale down on missing data, whatever the policy says
-            return max(decision.replicas, current.desired)
-        return decision.replicas
+    def _target(self, decision: Decision, current: ReplicaCount, have_data: bool) -> int:
+        """The decision, but never a scale-down on missing data except to a lowered maximum.
+
+        Without data the count is held whatever the policy says; ``maxReplicas``
+        still caps it, so a lowered maximum takes effect while Redis is down.
+        """
+        if have_data:
+            return decision.replicas
+        return min(max(decision.replicas, current.desired), self.spec.scaling.max_replicas)
 
     def _apply(self, target: int, current: ReplicaCount, stats: QueueStats | None) -> int | None:
         if target == current.desired:

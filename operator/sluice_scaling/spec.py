@@ -247,7 +247,8 @@ class ScalingSpec(_Model):
     min_replicas: int = Field(default=0, ge=0, le=MAX_REPLICAS)
     """Fewest replicas; 0 lets an idle queue scale to zero."""
     max_replicas: int = Field(default=10, ge=0, le=MAX_REPLICAS)
-    """Most replicas."""
+    """Most replicas. Applied at once, even while paused or while the queue's stats cannot be
+    read."""
     polling_interval_seconds: float = Field(default=5.0, ge=1, le=300)
     """Seconds between two reads of the queue's stats and decisions."""
     latency_target_seconds: float = Field(default=30.0, gt=0, le=DAY)
@@ -257,7 +258,8 @@ class ScalingSpec(_Model):
     """Share of the workers' slots that the arrival rate should keep busy; the rest is headroom
     for bursts."""
     activation_backlog: int = Field(default=1, ge=1, le=MAX_JOBS)
-    """Waiting jobs that wake a queue scaled to zero."""
+    """Waiting jobs that wake a queue scaled to zero. Fewer wake it too once the oldest has
+    waited longer than latencyTargetSeconds."""
     cold_start_backlog_per_replica: int = Field(default=10, ge=1, le=MAX_JOBS)
     """Waiting jobs per replica to assume while no service time has been measured yet."""
     scale_up: ScaleUpSpec = ScaleUpSpec()
@@ -267,7 +269,8 @@ class ScalingSpec(_Model):
     minReplicas is 0)."""
     fallback: FallbackSpec = FallbackSpec()
     paused: bool = False
-    """Stop scaling and leave the replica count as it is."""
+    """Stop scaling and leave the replica count as it is (hand edits included), held within
+    minReplicas and maxReplicas."""
 
     @model_validator(mode="after")
     def _bounds(self) -> ScalingSpec:

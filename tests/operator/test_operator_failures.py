@@ -67,6 +67,33 @@ async def test_redis_down_marks_metrics_unavailable_and_keeps_replicas(
         assert PASSWORD not in shown
 
 
+async def test_a_max_lowered_while_redis_is_down_applies_at_once(
+    cluster: Cluster, operator: object, tmp_path: Path
+) -> None:
+    """No scale-down on missing data, but the bounds still hold: a lowered max applies."""
+    with RedisServer(tmp_path / "redis") as server:
+        scaling = {"maxReplicas": 12, "fallback": {"failureThreshold": 100}}
+        await cluster.create(jobqueue("batch", {"url": server.url}, scaling=scaling))
+        with Queue("batch", redis=redis.Redis.from_url(server.url)) as queue:
+            for i in range(200):
+                queue.enqueue("build", {"n": i})
+        await eventually(lambda: (cluster.replicas("batch") or 0) >= 6, what="scale-up")
+        server.kill()
+
+        def unavailable() -> dict[str, str] | None:
+            cond = cluster.condition("batch", "MetricsAvailable")
+            return cond if cond and cond["status"] == "False" else None
+
+        await eventually(unavailable, what="MetricsAvailable=False")
+        held = cluster.replicas("batch")
+        await asyncio.sleep(2.5)  # more polls without metrics
+        assert cluster.replicas("batch") == held  # no scale-down on missing data
+        await cluster.patch_spec("batch", {"scaling": {"maxReplicas": 4}})
+        await eventually(lambda: cluster.replicas("batch") == 4, what="the lowered max applied")
+        await asyncio.sleep(2.5)  # more polls, still without metrics
+        assert cluster.replicas("batch") == 4
+
+
 async def _queue_with_data(cluster: Cluster, name: str, redis_url: str, policy: str) -> None:
     await cluster.create(jobqueue(name, {"url": redis_url}, deletePolicy=policy))
     client = redis.Redis.from_url(redis_url)

@@ -81,6 +81,24 @@ def test_activation_from_zero(
 
 
 @pytest.mark.parametrize(
+    ("oldest", "wanted", "expected"),
+    [
+        pytest.param(29.0, 1, 0, id="young-job-below-threshold-sleeps"),
+        pytest.param(31.0, 0, 1, id="late-job-wakes-with-one"),
+        pytest.param(31.0, 2, 2, id="late-job-wakes-with-the-terms"),
+        pytest.param(None, 1, 0, id="no-age-known-sleeps"),
+    ],
+)
+def test_a_late_job_wakes_the_queue_below_the_threshold(
+    oldest: float | None, wanted: int, expected: int
+) -> None:
+    s = spec(activationBacklog=5, latencyTargetSeconds=30)
+    out = activation(s, term(wanted), 1, 0, oldest)
+    assert out.replicas == expected
+    assert (out.name == "activation") == (expected > 0)
+
+
+@pytest.mark.parametrize(
     ("busy", "idle_s", "wanted", "expected"),
     [
         pytest.param(True, 500.0, 0, 1, id="work-exists-keeps-one"),

@@ -32,14 +32,32 @@ def drive(
     return decisions, state
 
 
-def test_paused_keeps_replicas_even_outside_the_bounds() -> None:
+def test_paused_keeps_replicas_within_the_bounds() -> None:
     decision, state = decide(
-        spec(paused=True, maxReplicas=5),
+        spec(paused=True, maxReplicas=10),
         obs(snap(0, backlog=10_000), replicas=8),
         PolicyState(),
         T0,
     )
-    assert (decision.replicas, decision.term) == (8, "paused")
+    assert (decision.replicas, decision.term, decision.limited) == (8, "paused", None)
+    assert state == PolicyState()
+
+
+@pytest.mark.parametrize(
+    ("replicas", "expected", "limited"), [(8, 5, "max"), (1, 2, "min")], ids=["above", "below"]
+)
+def test_paused_outside_the_bounds_is_brought_to_the_bound(
+    replicas: int, expected: int, limited: str
+) -> None:
+    """A bound lowered (or raised) while paused still applies: pause stops autoscaling only."""
+    decision, state = decide(
+        spec(paused=True, minReplicas=2, maxReplicas=5),
+        obs(snap(0, backlog=10_000), replicas=replicas),
+        PolicyState(),
+        T0,
+    )
+    assert (decision.replicas, decision.term, decision.limited) == (expected, "paused", limited)
+    assert f"limited to {limited}Replicas {expected}" in decision.reason
     assert state == PolicyState()
 
 

@@ -4,8 +4,10 @@ Scale up at once (a late replica costs waiting jobs), scale down only on the
 largest recommendation over the stabilisation window (a replica removed too
 early comes back 20 s later, after jobs waited), and by bounded steps so a
 quiet minute does not drop N replicas to 0 (the complaint in kedacore/keda#7770).
-Zero is special: it is left only on ``activationBacklog`` and entered only
-after ``idleSecondsBeforeZero`` with nothing waiting, due or running.
+Zero is special: it is left on ``activationBacklog`` waiting jobs, on a job
+running, or on one job that has waited past the latency target (a lone job
+below the threshold must not wait forever), and entered only after
+``idleSecondsBeforeZero`` with nothing waiting, due or running.
 """
 
 from __future__ import annotations
@@ -51,9 +53,16 @@ def step(spec: ScalingSpec, term: Term, current: int) -> Term:
     return term
 
 
-def activation(spec: ScalingSpec, term: Term, backlog: int, in_flight: int) -> Term:
-    """At zero replicas: wake on ``activationBacklog`` waiting jobs (or any running)."""
-    threshold = spec.activation_backlog
+def activation(
+    spec: ScalingSpec, term: Term, backlog: int, in_flight: int, oldest_s: float | None = None
+) -> Term:
+    """At zero replicas: wake on ``activationBacklog`` waiting jobs, any running, or a late one."""
+    threshold, target = spec.activation_backlog, spec.latency_target_seconds
+    late = backlog > 0 and (oldest_s or 0.0) > target
+    if backlog < threshold and in_flight == 0 and late:
+        reason = f"oldest job waited {oldest_s or 0.0:.0f}s > {target:g}s target"
+        reason += f" (backlog {backlog} below activation threshold {threshold})"
+        return Term("activation", max(1, term.replicas), f"{reason}: {term.reason}")
     if backlog >= threshold or in_flight > 0:
         if term.replicas >= 1:
             return term

@@ -3,8 +3,9 @@
 The pipeline is fixed and each stage may only explain itself by replacing the
 winning :class:`Term`: demand terms -> stabilisation -> step limits -> zero
 rules -> min/max. Paused and missing metrics short-circuit it: a paused queue
-keeps its replicas; without metrics the policy never scales down (it may only
-raise to ``fallback.replicas`` after ``fallback.failureThreshold`` misses).
+keeps its replicas (within min and max: a bound lowered while paused still
+applies); without metrics the policy never scales down (it may only raise to
+``fallback.replicas`` after ``fallback.failureThreshold`` misses).
 """
 
 from __future__ import annotations
@@ -27,12 +28,20 @@ def decide(
 ) -> tuple[Decision, PolicyState]:
     """The replica count for this tick and the state for the next one."""
     if spec.paused:
-        reason = f"paused: keeping {obs.replicas} replicas"
-        return Decision(obs.replicas, "paused", reason, metrics_ok=obs.stats is not None), state
+        return _paused(spec, obs), state
     stats = obs.stats
     if stats is None or _stale(stats, state):
         return _without_metrics(spec, obs, state, now)
     return _with_metrics(spec, obs, stats, state, now)
+
+
+def _paused(spec: ScalingSpec, obs: Observation) -> Decision:
+    """Paused holds the count as found, hand edits included, but within the bounds."""
+    replicas, limited = clamp(spec, obs.replicas)
+    reason = f"paused: keeping {obs.replicas} replicas"
+    if limited is not None:
+        reason = f"paused at {obs.replicas} replicas, limited to {limited}Replicas {replicas}"
+    return Decision(replicas, "paused", reason, limited=limited, metrics_ok=obs.stats is not None)
 
 
 def _stale(stats: QueueStats, state: PolicyState) -> bool:
@@ -95,7 +104,8 @@ def _bound(
     spec: ScalingSpec, current: int, held: Term, *, stats: QueueStats, idle_s: float
 ) -> Term:
     if current == 0:
-        return activation(spec, step(spec, held, current), stats.backlog, stats.in_flight)
+        wanted = step(spec, held, current)
+        return activation(spec, wanted, stats.backlog, stats.in_flight, stats.oldest_age_s)
     busy = stats.backlog > 0 or stats.in_flight > 0
     term = step(spec, idle(spec, held, busy, idle_s), current)
     return keep_one(spec, term, busy, idle_s)
