@@ -7,14 +7,21 @@ stays slim; the operator lives in :mod:`sluice_operator`.
 
 from sluice._version import __version__
 from sluice.errors import (
+    EventsMissed,
     Fail,
+    JobCancelled,
+    JobDeadLettered,
+    JobFailed,
     JobNotFound,
     QueueFull,
     RedisRefused,
     RedisUnavailable,
+    ResultExpired,
     Retry,
     SluiceError,
+    WaitTimeout,
 )
+from sluice.handle import AsyncJobHandle, JobHandle
 from sluice.job_settings import JobSettings
 from sluice.jobinfo import JobInfo
 from sluice.queue import AsyncQueue, Queue
@@ -22,9 +29,15 @@ from sluice.stats import Priority, QueueStats
 from sluice.tasks import JobContext, Tasks
 
 __all__ = [
+    "AsyncJobHandle",
     "AsyncQueue",
+    "EventsMissed",
     "Fail",
+    "JobCancelled",
     "JobContext",
+    "JobDeadLettered",
+    "JobFailed",
+    "JobHandle",
     "JobInfo",
     "JobNotFound",
     "JobSettings",
@@ -34,8 +47,10 @@ __all__ = [
     "QueueStats",
     "RedisRefused",
     "RedisUnavailable",
+    "ResultExpired",
     "Retry",
     "SluiceError",
     "Tasks",
+    "WaitTimeout",
     "__version__",
 ]

@@ -31,8 +31,8 @@ class QueueFull(SluiceError):
 class JobNotFound(SluiceError):
     """No job with that id (never existed, or expired after the result TTL)."""
 
-    def __init__(self, queue: str, job_id: str) -> None:
-        super().__init__(f"no job {job_id!r} in queue {queue!r}")
+    def __init__(self, queue: str, job_id: str, message: str | None = None) -> None:
+        super().__init__(message or f"no job {job_id!r} in queue {queue!r}")
         self.queue = queue
         self.job_id = job_id
 
@@ -58,6 +58,74 @@ class RedisRefused(RedisUnavailable):
 
     Not transient: retrying cannot help, so a worker exits (code 3) instead of waiting.
     """
+
+
+class ResultExpired(JobNotFound):
+    """The job existed (a handle saw it enqueued) but its record expired after the result TTL."""
+
+    def __init__(self, queue: str, job_id: str) -> None:
+        message = f"job {job_id!r} in queue {queue!r} has expired (past the result TTL)"
+        super().__init__(queue, job_id, message)
+
+
+class JobFailed(SluiceError):
+    """The job ended without a result. Catch this one: every final failure is one.
+
+    Today every final failure is a dead letter (:class:`JobDeadLettered`); ``reason``
+    says why: ``failed`` (the handler raised Fail), ``max_attempts``, ``timeout``,
+    ``lease_expired``.
+    """
+
+    def __init__(self, queue: str, job_id: str, reason: str, error: str | None) -> None:
+        last = (error or "").strip().splitlines()[-1:] or [""]
+        detail = f": {last[0]}" if last[0] else ""
+        super().__init__(f"job {job_id!r} in queue {queue!r} failed ({reason}){detail}")
+        self.queue = queue
+        self.job_id = job_id
+        self.reason = reason
+        self.error = error
+
+
+class JobDeadLettered(JobFailed):
+    """The job failed for good and sits in the dead-letter queue (``sluice dlq``)."""
+
+
+class JobCancelled(SluiceError):
+    """The job was cancelled before it completed."""
+
+    def __init__(self, queue: str, job_id: str) -> None:
+        super().__init__(f"job {job_id!r} in queue {queue!r} was cancelled")
+        self.queue = queue
+        self.job_id = job_id
+
+
+class WaitTimeout(SluiceError, TimeoutError):
+    """Waiting for a job timed out; the job itself goes on (``state`` is where it stood)."""
+
+    def __init__(self, queue: str, job_id: str, timeout: float, state: str) -> None:
+        super().__init__(
+            f"job {job_id!r} in queue {queue!r} still {state} after waiting {timeout:g} s"
+        )
+        self.queue = queue
+        self.job_id = job_id
+        self.timeout = timeout
+        self.state = state
+
+
+class EventsMissed(SluiceError):
+    """An event consumer fell behind the stream's bound: events after ``since`` were trimmed.
+
+    Resume from ``first`` (the oldest event still kept) to go on, knowing some are lost.
+    """
+
+    def __init__(self, queue: str, since: str, first: str) -> None:
+        super().__init__(
+            f"events of queue {queue!r} after {since} were trimmed (the stream keeps the "
+            f"newest events_max); the oldest kept is {first}"
+        )
+        self.queue = queue
+        self.since = since
+        self.first = first
 
 
 class Retry(Exception):

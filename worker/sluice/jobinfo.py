@@ -37,7 +37,8 @@ class JobInfo:
     cancel_requested: bool
 
 
-def _maybe_decode(data: bytes | None) -> Any:
+def decode_value(data: bytes | None) -> Any:
+    """A stored payload or result, decoded; raw bytes if it is not JSON."""
     if data is None:
         return None
     try:
@@ -79,8 +80,8 @@ def parse(
         worker=_str(h.get(F.WORKER)),
         progress=float(h[F.PROGRESS]) if F.PROGRESS in h else None,
         progress_message=_str(h.get(F.PROGRESS_MESSAGE)),
-        payload=_maybe_decode(_field(payload) if payload is not None else None),
-        result=_maybe_decode(_field(result) if result is not None else None),
+        payload=decode_value(_field(payload) if payload is not None else None),
+        result=decode_value(_field(result) if result is not None else None),
         error=_str(h.get(F.ERROR)),
         dead_reason=_str(h.get(F.DEAD_REASON)),
         cancel_requested=F.CANCEL in h,

@@ -18,16 +18,18 @@ from sluice import browse, codec, jobinfo, limits, schedule_record
 from sluice.browse import JobPage, PageRequest
 from sluice.coalesce import EnqueueBatcher
 from sluice.connection import connect
+from sluice.handle import AsyncJobHandle, JobHandle
 from sluice.job_settings import JobSettings
 from sluice.jobinfo import JobInfo
 from sluice.outages import DEFAULT_RETRY_S, Retrier
 from sluice.protocol import ops
-from sluice.protocol.client import AsyncProtocol, Protocol
+from sluice.protocol.client import AsyncProtocol, Protocol, socket_timeout
 from sluice.protocol.keys import QueueKeys, check_job_id
 from sluice.protocol.messages import NewJob
 from sluice.protocol.scripts import AsyncClient, SyncClient
 from sluice.schedule_record import ScheduleRecord
 from sluice.stats import Priority, QueueStats
+from sluice.waiting import Waiter
 
 BATCH = 500  # jobs per enqueue script call
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
@@ -192,8 +194,11 @@ class Queue(_QueueBase):
         delay: float = 0,
         timeout: float | None = None,
         max_attempts: int | None = None,
-    ) -> str:
-        """Add one job; returns its id. Same id again: a no-op (within the result TTL)."""
+    ) -> JobHandle:
+        """Add one job; returns its id (a str) as a handle: ``enqueue(...).result(timeout)``.
+
+        Same id again: a no-op (within the result TTL).
+        """
         job = new_job(
             task,
             payload,
@@ -205,7 +210,7 @@ class Queue(_QueueBase):
         )
         call = ops.enqueue(self.name, [job])
         self._retrier.call(partial(self.protocol.run, call), [job.id])
-        return job.id
+        return JobHandle(job.id, self)
 
     def enqueue_many(self, jobs: Iterable[JobRequest]) -> list[str]:
         """Add jobs in batches; each is checked before its batch is sent.
@@ -234,6 +239,31 @@ class Queue(_QueueBase):
     def cancel(self, job_id: str) -> bool:
         """True if the job will not run (or, running, was asked to stop)."""
         return self.protocol.run(ops.cancel(job_id))
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Any:
+        """Block until the job ends (at most ``timeout`` s; None: as long as it takes).
+
+        Returns its result; raises JobFailed (dead-lettered), JobCancelled,
+        WaitTimeout, or JobNotFound at once for an id the queue does not know.
+        Woken through Redis when the job ends (see :mod:`sluice.waiting`), not by polling.
+        """
+        return self._wait(check_job_id(job_id), timeout, known=False)
+
+    def _wait(self, job_id: str, timeout: float | None, *, known: bool) -> Any:
+        waiter = Waiter(
+            self.keys, job_id, timeout, known=known, read_timeout=socket_timeout(self.client)
+        )
+        while True:
+            block = waiter.block_s()
+            done, result = waiter.settle(self.protocol.run(waiter.watch()))
+            if done:
+                return result
+            if block <= 0:
+                raise waiter.timed_out()
+            reply = self.client.xread(
+                {waiter.notice: waiter.last}, count=1, block=waiter.xread_block_ms(block)
+            )
+            waiter.note(reply)
 
     def stats(self) -> QueueStats:
         return self.protocol.stats()
@@ -397,7 +427,7 @@ class AsyncQueue(_QueueBase):
         delay: float = 0,
         timeout: float | None = None,  # noqa: ASYNC109  (the job's, not this call's)
         max_attempts: int | None = None,
-    ) -> str:
+    ) -> AsyncJobHandle:
         job = new_job(
             task,
             payload,
@@ -408,7 +438,7 @@ class AsyncQueue(_QueueBase):
             max_attempts=max_attempts,
         )
         await self._batcher.add(job)  # with the jobs of concurrent calls: see sluice.coalesce
-        return job.id
+        return AsyncJobHandle(job.id, self)
 
     async def _send(self, jobs: list[NewJob], stored: list[str] | None = None) -> int:
         call = ops.enqueue(self.name, jobs)
@@ -436,6 +466,26 @@ class AsyncQueue(_QueueBase):
 
     async def cancel(self, job_id: str) -> bool:
         return await self.protocol.run(ops.cancel(job_id))
+
+    async def wait(self, job_id: str, timeout: float | None = None) -> Any:  # noqa: ASYNC109
+        """The asyncio twin of :meth:`Queue.wait` (the timeout is the wait's own)."""
+        return await self._wait(check_job_id(job_id), timeout, known=False)
+
+    async def _wait(self, job_id: str, timeout: float | None, *, known: bool) -> Any:  # noqa: ASYNC109
+        waiter = Waiter(
+            self.keys, job_id, timeout, known=known, read_timeout=socket_timeout(self.client)
+        )
+        while True:
+            block = waiter.block_s()
+            done, result = waiter.settle(await self.protocol.run(waiter.watch()))
+            if done:
+                return result
+            if block <= 0:
+                raise waiter.timed_out()
+            reply = await self.client.xread(
+                {waiter.notice: waiter.last}, count=1, block=waiter.xread_block_ms(block)
+            )
+            waiter.note(reply)
 
     async def stats(self) -> QueueStats:
         return await self.protocol.stats()

@@ -40,6 +40,8 @@ COMMANDS = [
     "sluice.cli.enqueue",
     "sluice.cli.info",
     "sluice.cli.job",
+    "sluice.cli.cancel",
+    "sluice.cli.events",
     "sluice.cli.dlq",
     "sluice.cli.load",
     "sluice.cli.schedules",

@@ -78,6 +78,12 @@ def read_text(path: str | Path, flag: str) -> str:
         raise ValueError(f"{flag}: cannot read {str(path)!r}: {reason}") from None
 
 
+def server_now(queue: Queue) -> float:
+    """Redis time (seconds): job times are Redis time, so "3 s ago" is too."""
+    seconds, micros = queue.client.time()
+    return float(seconds) + float(micros) / 1e6
+
+
 def fail(message: str, code: int) -> int:
     print(f"sluice: {message}", file=sys.stderr)
     return code

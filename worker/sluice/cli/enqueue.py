@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from sluice.cli.common import EXIT_OK, open_queue, read_text
+from sluice.cli.common import EXIT_OK, add_json_flag, open_queue, print_json, read_text
 from sluice.queue import new_job
 
 # Keys of one JSON line, as Queue.enqueue's arguments.
@@ -36,7 +36,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="add jobs",
         epilog=EPILOG,
-        description="Enqueue one job, or JSON lines from a file ('-' for stdin). Prints ids.",
+        description="Enqueue one job, or JSON lines from a file ('-' for stdin). Prints ids, "
+        'one a line, or with --json {"ids": [...]}.',
     )
     p.add_argument("task", nargs="?", help="task name (one job)")
     p.add_argument("payload", nargs="?", help="payload as JSON (default null)")
@@ -46,13 +47,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--delay", type=float, help="seconds before it may run (default 0)")
     p.add_argument("--timeout", type=float, help="seconds (default: the queue's setting)")
     p.add_argument("--max-attempts", type=int, help="attempts (default: the queue's setting)")
+    add_json_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     jobs = _from_lines(args) if args.file else [_from_args(args)]
     with open_queue(args) as queue:
-        for job_id in queue.enqueue_many(jobs):
+        ids = queue.enqueue_many(jobs)
+    if args.json:
+        print_json({"ids": ids})
+    else:
+        for job_id in ids:
             print(job_id)
     return EXIT_OK
 

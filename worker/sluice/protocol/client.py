@@ -30,7 +30,7 @@ MAX_BLOCK_S = 5.0
 MIN_BLOCK_S = 0.002
 
 
-def _socket_timeout(client: object) -> float | None:
+def socket_timeout(client: object) -> float | None:
     """The client's read timeout, when it is a plain client that says (cluster clients don't)."""
     pool = getattr(client, "connection_pool", None)
     timeout = getattr(pool, "connection_kwargs", {}).get("socket_timeout")
@@ -69,7 +69,7 @@ class _Base:
 
     def _block_for(self, timeout_s: float, client: object) -> float:
         limit = min(timeout_s, MAX_BLOCK_S)
-        read_timeout = _socket_timeout(client)
+        read_timeout = socket_timeout(client)
         if read_timeout is not None:
             limit = min(limit, read_timeout / 2)  # a blocked read must not look like a dead server
         if self._next_due_mono is not None:

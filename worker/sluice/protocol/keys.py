@@ -24,6 +24,10 @@ key                    type    holds
                                the fire script in the same call as the fire's enqueue
 ``q:{N}:schedinfo``    hash    schedule name -> JSON (cron, zone, task, next fire),
                                published by the reconciler for ``sluice schedules``
+``q:{N}:events``       stream  lifecycle events, bounded (``MAXLEN ~ events_max``)
+``q:{N}:wt:<id>``      string  "someone waits for this job" (expires with the waiter)
+``q:{N}:dn:<id>``      stream  the job's end notice, written only when a waiter is
+                               marked; waiters block on it with XREAD (short TTL)
 =====================  ======  ==================================================
 
 Job hash fields are one letter: a waiting job is ``t q s e`` (plus ``m``/``o``
@@ -50,7 +54,7 @@ PRIORITIES = tuple(Priority)
 # "ready" stands for the four ready lists (critical .. low). See protocol/scripts.py.
 KEY_NAMES = (
     "ready", "delayed", "leases", "dead", "stats", "config", "wake", "workers", "winfo",
-    "sched",
+    "sched", "events",
 )  # fmt: skip
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -175,6 +179,16 @@ class QueueKeys:
     @property
     def schedinfo(self) -> str:
         return self.prefix + "schedinfo"
+
+    @property
+    def events(self) -> str:
+        return self.prefix + "events"
+
+    def waiter(self, job_id: str) -> str:
+        return f"{self.prefix}wt:{job_id}"
+
+    def done(self, job_id: str) -> str:
+        return f"{self.prefix}dn:{job_id}"
 
     def job(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"

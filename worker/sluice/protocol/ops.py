@@ -165,6 +165,15 @@ def cancel(job_id: str) -> Call[bool]:
     return Call("cancel", [job_id], lambda reply: int(reply) != 0)
 
 
+# cancel.lua's replies, by name.
+CANCEL_OUTCOMES = {0: "not_found", 1: "cancelled", 2: "cancel_requested"}
+
+
+def cancel_outcome(job_id: str) -> Call[str]:
+    """What a cancel did: cancelled, cancel_requested (running), not_found (or already ended)."""
+    return Call("cancel", [job_id], lambda reply: CANCEL_OUTCOMES[int(reply)])
+
+
 def progress(job_id: str, token: str, pct: float, message: str) -> Call[bool]:
     return Call("progress", [job_id, token, pct, message], lambda reply: int(reply) == 1)
 
@@ -180,3 +189,29 @@ def purge_dead(limit: int = 1000) -> Call[int]:
 def heartbeat(worker_id: str, busy: int, slots: int, ttl_s: float) -> Call[float]:
     ttl = _ms(ttl_s) if ttl_s > 0 else 0
     return Call("heartbeat", [worker_id, busy, slots, ttl], lambda reply: int(reply) / 1000)
+
+
+@dataclass(frozen=True)
+class Watched:
+    """Where a job stands for a waiter (``watch.lua``); ``state`` None: no such job."""
+
+    state: str | None  # stored letter, see keys.STATES
+    result: bytes | None = None
+    error: str | None = None
+    dead_reason: str | None = None
+
+
+def _opt_text(value: bytes | str | None) -> str | None:
+    return None if value is None else text(value)
+
+
+def _watched(reply: list[Any]) -> Watched:
+    if not reply:
+        return Watched(None)
+    fields = [*reply, None, None, None][:4]
+    result = raw(fields[1]) if fields[1] is not None else None
+    return Watched(text(fields[0]), result, _opt_text(fields[2]), _opt_text(fields[3]))
+
+
+def watch(job_id: str, marker_s: float) -> Call[Watched]:
+    return Call("watch", [job_id, max(1, _ms(marker_s))], _watched)

@@ -44,10 +44,13 @@ Arg = str | bytes | int | float
 # Most wake-up tokens waiting in a queue's wake list: enough to wake every idle worker
 # of a large deployment, few enough that stale tokens cost nothing.
 WAKE_MAX = 256
+# How long a job's end notice (q:{N}:dn:<id>) outlives the job's end: only waiters that
+# are between their watch and their XREAD need it, for milliseconds.
+NOTICE_TTL_MS = 60_000
 
 NAMES = (
     "enqueue", "claim", "extend", "finish", "reap", "cancel", "progress",
-    "requeue_dead", "purge_dead", "heartbeat", "stats", "fire",
+    "requeue_dead", "purge_dead", "heartbeat", "stats", "fire", "watch",
 )  # fmt: skip
 
 
@@ -96,6 +99,7 @@ def constants(jobs: bool = True) -> str:
         + f"local DEFAULTS = {{{defaults}}}\n"
         + f"local MAXIMA = {{{maxima}}}\n"
         + f"local WAKE_MAX = {WAKE_MAX}\n"
+        + f"local NOTICE_TTL_MS = {NOTICE_TTL_MS}\n"
         + "".join(_lua_table(name, table) for name, table in names().items())
     )
 

@@ -1,0 +1,20 @@
+-- watch: where one job stands, for a waiter; while the job has not ended, it also
+-- marks that someone waits (q:{N}:wt:<id>, expiring with the waiter), so the script
+-- that ends the job writes the end notice q:{N}:dn:<id> the waiter blocks on (XREAD).
+-- Unwatched jobs pay one EXISTS when they end, nothing more.
+-- KEYS: config (for routing only: the job's keys share the queue's hash tag)
+-- ARGV[1]: the key prefix (see _lib.lua)
+-- ARGV[2]: job id, ARGV[3]: how long the waiter marker must live at least (ms)
+-- Returns {} when there is no such job, else {state, result, error, dead_reason}
+-- (nil when absent; the result only for a completed job).
+local id, ttl = ARGV[2], tonumber(ARGV[3])
+local key = jobkey(id)
+local task, state, err, reason = unpack(redis.call('HMGET', key, 't', 's', 'x', 'y'))
+if not task then return {} end
+state = state or 'w'
+if state == 'c' then return {state, redis.call('GET', reskey(id)), err, reason} end
+if state == 'f' or state == 'x' then return {state, false, err, reason} end
+local marker = PREFIX .. 'wt:' .. id
+-- Several waiters share the marker: one with a short timeout must not cut a longer one's.
+if redis.call('PTTL', marker) < ttl then redis.call('SET', marker, '1', 'PX', ttl) end
+return {state}
