@@ -206,3 +206,43 @@ def test_the_operator_reads_a_cluster_queue_through_its_pool(
         assert reader_for("billing", spec, client).read().backlog == 7
     finally:
         pool.close()
+
+
+def test_waiting_and_events_on_a_cluster(cluster: redis.cluster.RedisCluster) -> None:
+    import threading
+
+    for name in QUEUES[:3]:
+        queue = Queue(name, cluster)
+        handle = queue.enqueue("t", {"n": name})
+        got: list[object] = []
+        waiter = threading.Thread(target=lambda h=handle, g=got: g.append(h.result(timeout=20)))
+        waiter.start()
+        node = cluster.get_node_from_key(queue.keys.done(handle))
+        deadline = time.monotonic() + 20
+        owner = redis.Redis(port=node.port)
+        while not any(c.get("cmd") == "xread" for c in owner.client_list()):
+            assert time.monotonic() < deadline, "the waiter never blocked"
+            time.sleep(0.01)
+        owner.close()
+        (job,) = queue.protocol.claim("w", 1, 30)
+        queue.protocol.finish([Outcome(job.id, job.token, "done", result=b'"ok"')])
+        waiter.join(20)
+        assert got == ["ok"]
+        kinds = [(e.type, e.job) for e in queue.events("0", follow=False)]
+        assert kinds == [("enqueued", handle), ("started", handle), ("completed", handle)]
+
+
+async def test_async_wait_and_events_on_a_cluster(cluster_ports: list[int]) -> None:
+    client = redis.asyncio.cluster.RedisCluster(host="127.0.0.1", port=cluster_ports[0])
+    try:
+        queue = AsyncQueue(QUEUES[3], client)
+        await queue.purge()
+        handle = await queue.enqueue("t")
+        (job,) = await queue.protocol.claim("w", 1, 30)
+        await queue.protocol.finish([Outcome(job.id, job.token, "done", result=b"5")])
+        assert await handle.result(5) == 5
+        assert [e.type async for e in queue.events("0", follow=False)] == [
+            "enqueued", "started", "completed",
+        ]  # fmt: skip
+    finally:
+        await client.aclose()

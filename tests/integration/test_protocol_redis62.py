@@ -59,6 +59,10 @@ def test_every_operation_on_redis_6_2(queue62: Queue) -> None:
     c = stats.counters
     assert (c.completed, c.failed, c.retried, c.cancelled, c.dead_lettered) == (1, 2, 2, 1, 1)
     assert stats.total_slots == 2
+    assert queue62.wait(jobs[0].id, timeout=0) == 1
+    events = list(queue62.events("0", follow=False))
+    assert [e.type for e in events[:3]] == ["enqueued"] * 3
+    assert {"started", "progress", "completed", "retried", "released"} <= {e.type for e in events}
     assert queue62.requeue_dead() == 1
     assert queue62.purge_dead() == 0
     # fire: ZADD GT is 6.2's; the record never moves back

@@ -39,6 +39,10 @@ class JobSettings(BaseModel):
     dead_max: int = limits.DEAD_MAX.field(10000)
     # Waiting + delayed jobs beyond which enqueue raises QueueFull; None = unbounded.
     max_length: int | None = limits.MAX_LENGTH.field(None)
+    # Lifecycle events to the queue's stream q:{name}:events (Queue.events, sluice events).
+    events: bool = True
+    # Events kept (XADD MAXLEN ~, so a little more); ~150 B each: 10,000 is ~1.5 MB.
+    events_max: int = limits.EVENTS_MAX.field(10000)
 
     def retry_delay(self, attempt: int, draw: float | None = None) -> float:
         """Backoff before the attempt after ``attempt`` failed (seconds)."""

@@ -90,6 +90,10 @@ BACKOFF_MULTIPLIER = Range(1, 100)
 RESULT_TTL_S = Range(1, 30 * DAY, "seconds", integer=True)
 DEAD_MAX = Range(1, 10_000_000, "dead letters", integer=True)
 MAX_LENGTH = Range(1, 1_000_000_000, "jobs", integer=True)
+# The lifecycle event stream's bound (XADD MAXLEN ~): ~150 bytes of Redis per event.
+EVENTS_MAX = Range(100, 10_000_000, "events", integer=True)
+# Queue.wait and `sluice job --wait --timeout` (None / no flag: as long as it takes).
+WAIT_S = Range(0, 365 * DAY, "seconds")
 # How long a producer retries an enqueue while Redis is unreachable.
 ENQUEUE_RETRY_S = Range(0, 10 * MINUTE, "seconds")
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from functools import partial
 from typing import Any, TypeAlias
 
-from sluice import browse, codec, jobinfo, limits, schedule_record
+from sluice import browse, codec, events, jobinfo, limits, schedule_record
 from sluice.browse import JobPage, PageRequest
 from sluice.coalesce import EnqueueBatcher
 from sluice.connection import connect
+from sluice.events import Event
 from sluice.handle import AsyncJobHandle, JobHandle
 from sluice.job_settings import JobSettings
 from sluice.jobinfo import JobInfo
@@ -265,6 +266,31 @@ class Queue(_QueueBase):
             )
             waiter.note(reply)
 
+    def events(
+        self, since: str | None = None, *, follow: bool = True, job: str | None = None
+    ) -> Iterator[Event]:
+        """The queue's lifecycle events after ``since``, oldest first.
+
+        ``since``: None for those from now on, ``"0"`` for the oldest kept, or the
+        ``id`` of the last event handled (to resume). ``follow``: block for new
+        events (woken by Redis) instead of stopping at the newest. ``job``: only
+        that job's. Raises :class:`sluice.errors.EventsMissed` when events after
+        ``since`` were trimmed before they were read.
+        """
+        start = since if since is not None else events.latest(self._newest_event())
+        reader = events.Reader(self.keys, start, job=job, read_timeout=socket_timeout(self.client))
+        while True:
+            yield from reader.take(self.protocol.run(reader.read()))
+            if reader.full:
+                continue
+            if not follow:
+                return
+            streams, block_ms = reader.xread_args()
+            self.client.xread(streams, count=1, block=block_ms)  # a wake-up: read() again
+
+    def _newest_event(self) -> Any:
+        return self.client.xrevrange(self.keys.events, count=1)
+
     def stats(self) -> QueueStats:
         return self.protocol.stats()
 
@@ -486,6 +512,24 @@ class AsyncQueue(_QueueBase):
                 {waiter.notice: waiter.last}, count=1, block=waiter.xread_block_ms(block)
             )
             waiter.note(reply)
+
+    async def events(
+        self, since: str | None = None, *, follow: bool = True, job: str | None = None
+    ) -> AsyncIterator[Event]:
+        """The asyncio twin of :meth:`Queue.events`."""
+        if since is None:
+            newest = await self.client.xrevrange(self.keys.events, count=1)
+        start = since if since is not None else events.latest(newest)
+        reader = events.Reader(self.keys, start, job=job, read_timeout=socket_timeout(self.client))
+        while True:
+            for event in reader.take(await self.protocol.run(reader.read())):
+                yield event
+            if reader.full:
+                continue
+            if not follow:
+                return
+            streams, block_ms = reader.xread_args()
+            await self.client.xread(streams, count=1, block=block_ms)
 
     async def stats(self) -> QueueStats:
         return await self.protocol.stats()

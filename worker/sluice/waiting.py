@@ -18,11 +18,10 @@ sync and async twins in :mod:`sluice.queue` only do the I/O.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
-from sluice import jobinfo
+from sluice import jobinfo, limits
 from sluice.errors import (
     JobCancelled,
     JobDeadLettered,
@@ -39,18 +38,13 @@ MAX_BLOCK_S = 5.0
 MIN_BLOCK_S = 0.001  # XREAD BLOCK 0 would mean "forever"
 # The waiter mark outlives the block by this much: the round trip after a wake-up.
 MARK_SLACK_S = 2.0
-FINAL = ("c", "f", "x")  # completed, dead, cancelled (stored letters)
 
 
 def check_timeout(timeout: float | None) -> float | None:
     """None (wait as long as it takes) or a finite number of seconds >= 0."""
     if timeout is None:
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise ValueError(f"timeout must be a number of seconds or None, got {timeout!r}")
-    if not math.isfinite(timeout) or timeout < 0:
-        raise ValueError(f"timeout must be finite and >= 0 seconds (or None), got {timeout!r}")
-    return float(timeout)
+    return float(limits.WAIT_S.check("timeout", timeout))
 
 
 class Waiter:
@@ -75,7 +69,7 @@ class Waiter:
         self.known = known
         self.last = "0-0"  # the last end notice seen: a stale one wakes a waiter only once
         self.notice = keys.done(job_id)
-        self.state = "w"
+        self.state = "waiting"
 
     def block_s(self) -> float:
         """How long the next XREAD may block (0: the time is up)."""
@@ -93,20 +87,19 @@ class Waiter:
         if watched.state is None:
             cls = ResultExpired if self.known else JobNotFound
             raise cls(queue, self.job_id)
-        self.state = watched.state
-        if watched.state == "c":
+        self.state = STATES.get(watched.state, watched.state)
+        if self.state == "completed":
             data = watched.result
             return True, jobinfo.decode_value(data) if data else None
-        if watched.state == "f":
+        if self.state == "dead":
             reason = watched.dead_reason or "failed"
             raise JobDeadLettered(queue, self.job_id, reason, watched.error)
-        if watched.state == "x":
+        if self.state == "cancelled":
             raise JobCancelled(queue, self.job_id)
         return False, None
 
     def timed_out(self) -> WaitTimeout:
-        state = STATES.get(self.state, self.state)
-        return WaitTimeout(self.keys.queue, self.job_id, self.timeout or 0.0, state)
+        return WaitTimeout(self.keys.queue, self.job_id, self.timeout or 0.0, self.state)
 
     def xread_block_ms(self, block_s: float) -> int:
         return max(1, round(block_s * 1000))

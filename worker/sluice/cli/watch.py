@@ -31,10 +31,11 @@ def bar(pct: float | None, width: int = BAR_WIDTH) -> str:
     return f"[{'#' * filled}{'.' * (width - filled)}] {value:3.0f}%"
 
 
-def line(info: JobInfo, now: float) -> str:
+def line(info: JobInfo, now: float, max_attempts: int) -> str:
+    """One status line; ``max_attempts`` is the queue's, for jobs that did not override it."""
     parts = [bar(info.progress), info.state]
     if info.attempts:
-        parts.append(f"attempt {info.attempts}/{info.max_attempts or '-'}")
+        parts.append(f"attempt {info.attempts}/{info.max_attempts or max_attempts}")
     if info.state == "active" and info.started_at is not None:
         parts.append(f"running {span(now - info.started_at)}")
     elif info.finished_at is None:
@@ -49,11 +50,12 @@ def run(queue: Queue, job_id: str, timeout: float | None, out: TextIO) -> int:
     deadline = None if check_timeout(timeout) is None else time.monotonic() + (timeout or 0)
     tty = out.isatty()
     last_id, shown = _last_event(queue), ""
+    max_attempts = queue.settings().max_attempts
     while True:
         info = queue.get(job_id)
         if info is None:
             raise JobNotFound(queue.name, job_id)
-        text = line(info, server_now(queue))
+        text = line(info, server_now(queue), max_attempts)
         if tty:
             out.write("\r\x1b[K" + text)
         elif text != shown:

@@ -215,3 +215,21 @@ def _watched(reply: list[Any]) -> Watched:
 
 def watch(job_id: str, marker_s: float) -> Call[Watched]:
     return Call("watch", [job_id, max(1, _ms(marker_s))], _watched)
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """``events.lua``'s reply: entries after the id asked for, and whether some were trimmed."""
+
+    missed: bool
+    oldest: str  # the oldest entry kept ('' when the stream is empty)
+    entries: list[tuple[Any, Any]]
+
+
+def _event_batch(reply: list[Any]) -> EventBatch:
+    entries = [(e[0], e[1]) for e in reply[2]]
+    return EventBatch(bool(int(reply[0])), text(reply[1]) if reply[1] else "", entries)
+
+
+def read_events(since: str, count: int) -> Call[EventBatch]:
+    return Call("events", [since, count], _event_batch)

@@ -50,7 +50,7 @@ NOTICE_TTL_MS = 60_000
 
 NAMES = (
     "enqueue", "claim", "extend", "finish", "reap", "cancel", "progress",
-    "requeue_dead", "purge_dead", "heartbeat", "stats", "fire", "watch",
+    "requeue_dead", "purge_dead", "heartbeat", "stats", "fire", "watch", "events",
 )  # fmt: skip
 
 
@@ -61,10 +61,13 @@ _MAXIMA = {
     "result_ttl_s": limits.RESULT_TTL_S,
     "dead_max": limits.DEAD_MAX,
     "max_length": limits.MAX_LENGTH,
+    "events_max": limits.EVENTS_MAX,
 }
 
 
 def _lua_number(x: float) -> str:
+    if isinstance(x, bool):
+        return "true" if x else "false"
     return "math.huge" if math.isinf(x) else repr(x)
 
 
@@ -90,7 +93,14 @@ def constants(jobs: bool = True) -> str:
     d = JobSettings()
     defaults = ", ".join(
         f"{name} = {_lua_number(getattr(d, name))}"
-        for name in ("max_attempts", "timeout_s", "result_ttl_s", "dead_max")
+        for name in (
+            "max_attempts",
+            "timeout_s",
+            "result_ttl_s",
+            "dead_max",
+            "events",
+            "events_max",
+        )
     )
     maxima = ", ".join(f"{name} = {_lua_number(r.high)}" for name, r in _MAXIMA.items())
     bounds = ", ".join(_lua_number(b) for b in BUCKETS)

@@ -43,10 +43,12 @@ local function enqueue_batch(base, wanted)
       if delay > 0 then
         redis.call('HSET', key, unpack(fields))
         make_delayed(id, key, now + delay)
+        emit('enqueued', id, 'task', ARGV[o + 1], 'delay_ms', delay)
       else
         table.insert(fields, F.state); table.insert(fields, STATE.waiting)
         redis.call('HSET', key, unpack(fields))
         table.insert(ready[pr + 1], id)
+        emit('enqueued', id, 'task', ARGV[o + 1])
       end
       redis.call('SET', paykey(id), ARGV[o + 2])
       added = added + 1

@@ -32,6 +32,8 @@ end
 
 -- Completed or cancelled: the payload goes, the hash expires after the result TTL.
 local function make_finished(id, key, state, now, cfg)
+  notify_end(id, state)
+  emit(state == STATE.completed and 'completed' or 'cancelled', id)
   redis.call('HSET', key, F.state, state, F.finished, now)
   redis.call('DEL', paykey(id))
   redis.call('EXPIRE', key, cfg.result_ttl_s)
@@ -39,6 +41,8 @@ end
 
 -- Dead letters keep payload, reason and last error; the oldest beyond dead_max are dropped.
 local function make_dead(id, key, reason, err, now, cfg)
+  notify_end(id, STATE.dead)
+  emit('dead_lettered', id, 'reason', reason, 'error', error_line(err))
   redis.call('HSET', key, F.state, STATE.dead, F.finished, now, F.dead_reason, reason)
   if err and err ~= '' then redis.call('HSET', key, F.error, err) end
   redis.call('ZADD', DEAD, now, id)
@@ -58,9 +62,10 @@ local function reap(now, cfg, limit)
   for _, id in ipairs(ids) do
     redis.call('ZREM', LEASES, id)
     local key = jobkey(id)
-    local state, attempts, max_attempts, cancel =
-      unpack(redis.call('HMGET', key, F.state, F.attempts, F.max_attempts, F.cancel))
+    local state, attempts, max_attempts, cancel, worker = unpack(
+      redis.call('HMGET', key, F.state, F.attempts, F.max_attempts, F.cancel, F.worker))
     if state == STATE.active then
+      emit('lease_expired', id, 'worker', worker or '', 'attempt', attempts or 0)
       if cancel then
         make_finished(id, key, STATE.cancelled, now, cfg)
         count('cancelled')
@@ -68,6 +73,7 @@ local function reap(now, cfg, limit)
         make_dead(id, key, 'lease_expired', 'lease expired: the worker stopped or stalled', now, cfg)
       else
         make_ready(id, key, true, now)
+        emit('retried', id, 'attempt', attempts or 0, 'delay_ms', 0, 'error', 'lease expired')
         count('retried')
       end
     end

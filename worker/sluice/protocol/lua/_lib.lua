@@ -11,7 +11,7 @@
 --
 -- Key names: READY lists by priority, DELAYED zset, LEASES zset, DEAD zset, STATS
 -- hash, CONFIG hash, WAKE list, WORKERS zset (id -> expiry ms), WINFO hash (id ->
--- "busy slots seen_ms").
+-- "busy slots seen_ms"), EVENTS stream (lifecycle events).
 -- ARGV[1]: the key prefix "q:{name}:"; a job hash is prefix .. "job:" .. id
 -- Times are the Redis server's (TIME), in ms, so every client agrees.
 
@@ -71,8 +71,50 @@ local function count(field, n)
   counts[field] = (counts[field] or 0) + (n or 1)
 end
 
+-- Lifecycle events, written by the script that makes the change, so a consumer never
+-- sees a change without its event or the reverse. Buffered, then appended by flush()
+-- to the queue's bounded stream; nothing is buffered when the queue's events are off.
+-- emit(type, id, field, value, ...): the extra fields are the type's (see protocol.md).
+local events, events_max = nil, nil
+local function emit(kind, id, ...)
+  if events == nil then
+    local on, max = unpack(redis.call('HMGET', CONFIG, 'events', 'events_max'))
+    if on then on = (on == 'True' or on == 'true' or on == '1') else on = DEFAULTS.events end
+    events = on and {} or false
+    events_max = math.floor(setting(max, DEFAULTS.events_max, 100, MAXIMA.events_max))
+  end
+  if events then events[#events + 1] = {'type', kind, 'job', id, ...} end
+end
+
+-- The last line of an error (a traceback's says most), bounded for the stream.
+local function error_line(err)
+  if not err or err == '' then return '' end
+  return string.sub(string.match(err, '([^\n]*)\n*$') or '', 1, 200)
+end
+
+-- A job that ended wakes its waiters, if it has any (watch.lua marks them): the end
+-- notice is a one-entry stream they block on with XREAD, which wakes every one of them.
+local function notify_end(id, state)
+  local marker = PREFIX .. 'wt:' .. id
+  if redis.call('EXISTS', marker) == 1 then
+    local notice = PREFIX .. 'dn:' .. id
+    redis.call('XADD', notice, 'MAXLEN', 1, '*', 'state', state)
+    redis.call('PEXPIRE', notice, NOTICE_TTL_MS)
+    redis.call('DEL', marker)
+  end
+end
+
+local function write_events()
+  if events then
+    for _, e in ipairs(events) do
+      redis.call('XADD', EVENTS, 'MAXLEN', '~', events_max, '*', unpack(e))
+    end
+  end
+end
+
 local woken = 0
 local function flush()
+  write_events()
   for field, n in pairs(counts) do redis.call('HINCRBY', STATS, field, n) end
   for field, x in pairs(sums) do redis.call('HINCRBYFLOAT', STATS, field, x) end
   if woken > 0 then

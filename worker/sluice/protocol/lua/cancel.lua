@@ -1,6 +1,6 @@
 -- cancel: a waiting or delayed job never runs; a running one is flagged, its worker
 -- learns it from extend and its outcome is recorded as cancelled.
--- KEYS: ready delayed stats config wake
+-- KEYS: ready delayed stats config wake events
 -- uses: jobs
 -- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: job id
@@ -14,6 +14,8 @@ elseif state == STATE.delayed then
   redis.call('ZREM', DELAYED, id)
 elseif state == STATE.active then
   redis.call('HSET', key, F.cancel, 1)
+  emit('cancel_requested', id)
+  flush()
   return 2
 else
   return 0

@@ -1,7 +1,7 @@
 -- claim: lease up to N jobs, highest priority first (strict), oldest first within one.
 -- Reaps expired leases and promotes due delayed jobs first, so no separate
 -- scheduler process is needed.
--- KEYS: ready delayed leases dead stats config wake
+-- KEYS: ready delayed leases dead stats config wake events
 -- uses: jobs
 -- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: worker id, ARGV[3]: max jobs, ARGV[4]: lease ms
@@ -28,6 +28,7 @@ for p = 1, 4 do
       local attempt = (tonumber(attempts) or 0) + 1
       redis.call('HSET', key, F.state, STATE.active, F.attempts, attempt, F.started, now,
         F.worker, worker, F.token, token)
+      emit('started', id, 'worker', worker, 'attempt', attempt)
       local payload = redis.call('GET', paykey(id)) or ''
       local wait = math.max(0, now - tonumber(ready_since or enqueued))
       observe(HIST.wait, wait / 1000)

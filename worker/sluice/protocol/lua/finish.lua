@@ -1,6 +1,6 @@
 -- finish: record the outcome of leased jobs, fenced by the claim's token.
 -- A worker whose lease was lost (reaped, job cancelled and reclaimed) is refused.
--- KEYS: ready delayed leases dead stats config wake
+-- KEYS: ready delayed leases dead stats config wake events
 -- uses: jobs
 -- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: JSON array, one entry per outcome:
@@ -20,11 +20,13 @@ local function retry(id, key, attempts, max_attempts, err, reason, delay_ms)
   if err ~= '' then redis.call('HSET', key, F.error, err) end
   if (tonumber(attempts) or 0) >= (tonumber(max_attempts) or cfg.max_attempts) then
     make_dead(id, key, reason ~= '' and reason or 'max_attempts', err, now, cfg)
-  elseif delay_ms > 0 then
-    make_delayed(id, key, now + delay_ms)
-    count('retried')
   else
-    make_ready(id, key, false, now)
+    if delay_ms > 0 then
+      make_delayed(id, key, now + delay_ms)
+    else
+      make_ready(id, key, false, now)
+    end
+    emit('retried', id, 'attempt', attempts, 'delay_ms', delay_ms, 'error', error_line(err))
     count('retried')
   end
 end
@@ -50,6 +52,7 @@ for i, o in ipairs(outcomes) do
     elseif kind == KIND.release then
       redis.call('HINCRBY', key, F.attempts, -1)
       make_ready(id, key, true, now)
+      emit('released', id)
     elseif kind == KIND.fail then
       count('failed')
       make_dead(id, key, reason ~= '' and reason or 'failed', err, now, cfg)

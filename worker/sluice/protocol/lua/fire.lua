@@ -1,7 +1,7 @@
 -- fire: enqueue a cron schedule's fires that are later than its recorded last fire, and
 -- record the new last fire, in one step: a second reconciler firing the same schedule
 -- finds the fire recorded and adds nothing.
--- KEYS: ready delayed stats config wake sched
+-- KEYS: ready delayed stats config wake sched events
 -- uses: enqueue
 -- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: the schedule's name; ARGV[3]: its new last fire (ms): the newest fire sent, or

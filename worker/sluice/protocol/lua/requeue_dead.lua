@@ -1,5 +1,5 @@
 -- requeue_dead: dead letters back to the back of their ready list, attempts reset.
--- KEYS: ready dead stats wake
+-- KEYS: ready dead stats config wake events
 -- uses: jobs
 -- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: max jobs; ARGV[3..]: ids (none: the oldest dead letters)
@@ -19,6 +19,7 @@ for _, id in ipairs(ids) do
     redis.call('HSET', key, F.attempts, 0)
     redis.call('HDEL', key, F.dead_reason, F.error, F.finished, F.cancel)
     make_ready(id, key, false, now)
+    emit('requeued', id)
     n = n + 1
   end
 end

@@ -9,11 +9,12 @@
 -- (nil when absent; the result only for a completed job).
 local id, ttl = ARGV[2], tonumber(ARGV[3])
 local key = jobkey(id)
-local task, state, err, reason = unpack(redis.call('HMGET', key, 't', 's', 'x', 'y'))
+local task, state, err, reason =
+  unpack(redis.call('HMGET', key, F.task, F.state, F.error, F.dead_reason))
 if not task then return {} end
-state = state or 'w'
-if state == 'c' then return {state, redis.call('GET', reskey(id)), err, reason} end
-if state == 'f' or state == 'x' then return {state, false, err, reason} end
+state = state or STATE.waiting
+if state == STATE.completed then return {state, redis.call('GET', reskey(id)), err, reason} end
+if state == STATE.dead or state == STATE.cancelled then return {state, false, err, reason} end
 local marker = PREFIX .. 'wt:' .. id
 -- Several waiters share the marker: one with a short timeout must not cut a longer one's.
 if redis.call('PTTL', marker) < ttl then redis.call('SET', marker, '1', 'PX', ttl) end
