@@ -197,6 +197,13 @@ class JobsSpec(_Model):
     max_queue_length: int | None = Field(default=None, ge=1, le=MAX_JOBS)
     """Jobs the queue may hold before an enqueue is refused (QueueFull). Unbounded when
     unset."""
+    events: bool = True
+    """Record every job's lifecycle events (enqueued, started, progress, retried, completed,
+    dead-lettered, cancelled, ...) in the queue's bounded Redis stream, for `sluice events`,
+    dashboards and applications (Queue.events). Waiting for a job's result works either way."""
+    events_max_length: int = Field(default=10000, ge=100, le=10_000_000)
+    """Events the stream keeps (trimmed in blocks, so a few more); about 150 bytes of Redis
+    each, so 10,000 is about 1.5 MB."""
 
 
 class FallbackSpec(_Model):

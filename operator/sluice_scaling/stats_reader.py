@@ -153,4 +153,6 @@ def job_settings(jobs: JobsSpec) -> JobSettings:
         result_ttl_s=jobs.result_ttl_seconds,
         dead_max=jobs.dead_letter_max_length,
         max_length=jobs.max_queue_length,
+        events=jobs.events,
+        events_max=jobs.events_max_length,
     )

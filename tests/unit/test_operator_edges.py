@@ -57,12 +57,14 @@ def test_missing_secret_key_surfaces_as_an_error() -> None:
 def test_job_settings_follow_the_spec() -> None:
     jobs = {"timeoutSeconds": 42, "maxAttempts": 3, "leaseSeconds": 10, "maxQueueLength": 500,
             "backoff": {"baseSeconds": 2, "capSeconds": 60, "multiplier": 3},
-            "resultTtlSeconds": 600, "deadLetterMaxLength": 50}  # fmt: skip
+            "resultTtlSeconds": 600, "deadLetterMaxLength": 50, "events": False,
+            "eventsMaxLength": 500}  # fmt: skip
     spec = parse_spec({"redis": {"url": "redis://h:6379/0"}, "worker": WORKER, "jobs": jobs})
     s = job_settings(spec.jobs)
     assert (s.timeout_s, s.max_attempts, s.lease_s, s.max_length) == (42, 3, 10, 500)
     assert (s.backoff_base_s, s.backoff_cap_s, s.backoff_multiplier) == (2, 60, 3)
     assert (s.result_ttl_s, s.dead_max) == (600, 50)
+    assert (s.events, s.events_max) == (False, 500)
 
 
 def pod(name: str) -> dict[str, Any]:
