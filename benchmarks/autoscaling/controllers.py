@@ -33,8 +33,10 @@ from .traces import Job
 class SluiceController:
     removal: Removal = "drain"
 
-    def __init__(self, spec: ScalingSpec, name: str = "sluice") -> None:
+    def __init__(self, spec: ScalingSpec, name: str = "sluice", *, prescale: bool = True) -> None:
         self.spec, self.name = spec, name
+        # The reader's horizon: 0 reads no delayed jobs ahead (pre-scaling off).
+        self.horizon_s = spec.prescale_horizon_seconds if prescale else 0.0
         self.interval_s = spec.polling_interval_seconds
         self.state = PolicyState()
         self.previous: QueueStats | None = None
@@ -42,7 +44,7 @@ class SluiceController:
         self.decisions: list[tuple[float, Decision]] = []
 
     def tick(self, sim: Sim, now: float) -> int:
-        stats = snapshot(sim, now)
+        stats = snapshot(sim, now, horizon_s=self.horizon_s)
         obs = Observation(
             stats, self.previous, sim.desired, sim.ready_count, sim.config.concurrency
         )

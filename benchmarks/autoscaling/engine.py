@@ -110,6 +110,8 @@ class Sim:
     ) -> None:
         self.config, self.controller, self.saturation = config, controller, saturation
         self.jobs = [SimJob(j.arrival, j.service) for j in jobs]
+        # Due times of the jobs the queue holds ahead of time (delayed jobs, cron fires).
+        self.scheduled = sorted(j.arrival for j in jobs if j.scheduled)
         self.replicas: list[Replica] = []
         self.queue: deque[int] = deque()
         self.free: deque[int] = deque()  # one token per free slot: a replica id

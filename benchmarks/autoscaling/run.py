@@ -19,14 +19,16 @@ def sluice_spec(config: SimConfig, **fields: Any) -> ScalingSpec:
     """The JobQueue defaults (plus ``fields``), with the workload's target and ceiling."""
     return ScalingSpec.model_validate(
         {"maxReplicas": config.max_replicas, "latencyTargetSeconds": config.latency_target_s,
-         **fields}
+         "workerStartupSeconds": config.startup_s, **fields}
     )  # fmt: skip
 
 
 def config_for(trace: Trace, config: SimConfig) -> SimConfig:
-    if trace.max_replicas is None:
-        return config
-    return replace(config, max_replicas=trace.max_replicas)
+    if trace.max_replicas is not None:
+        config = replace(config, max_replicas=trace.max_replicas)
+    if trace.startup_s is not None:
+        config = replace(config, startup_s=trace.startup_s)
+    return config
 
 
 def controllers(
@@ -36,6 +38,8 @@ def controllers(
     for name in names:
         if name == "sluice":
             made[name] = SluiceController(sluice_spec(config))
+        elif name == "sluice-reactive":  # pre-scaling off: sees a delayed job once it is due
+            made[name] = SluiceController(sluice_spec(config), name, prescale=False)
         elif name == "keda":
             made[name] = KedaController(config.max_replicas)
         elif name == "keda-tuned":

@@ -27,6 +27,7 @@ STEP_S = 0.25  # arrival generation step
 class Job:
     arrival: float  # seconds since the trace started
     service: float  # seconds the job runs once a worker takes it (before any slowdown)
+    scheduled: bool = False  # in the queue ahead of its time, as a delayed job (or cron fire)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Flood:
     at: float  # seconds since the trace started
     count: int  # jobs enqueued at that instant (a backfill)
     service_s: float
+    scheduled: bool = False  # known ahead: delayed jobs (or cron fires) due at that instant
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Trace:
     schedule: Callable[[random.Random], RateFn] | None = None  # a rate drawn per seed
     saturation: Saturation | None = None
     max_replicas: int | None = None  # overrides the simulation's ceiling
+    startup_s: float | None = None  # overrides the simulation's worker start-up
     # Spans [start, end) of constant arrival rate: reversals are counted there.
     constant: tuple[tuple[float, float], ...] = ()
 
@@ -64,7 +67,7 @@ class Trace:
         rate = self.schedule(rng) if self.schedule is not None else self.rate
         jobs: list[Job] = []
         for flood in self.floods:
-            jobs += [Job(flood.at, flood.service_s)] * flood.count
+            jobs += [Job(flood.at, flood.service_s, flood.scheduled)] * flood.count
         steps = int(self.duration_s / STEP_S)
         for k in range(steps):
             start = k * STEP_S
@@ -193,6 +196,10 @@ TRACES: tuple[Trace, ...] = (
           lambda rng, t: 1.0, floods=(Flood(30, 50_000, 1.0),), max_replicas=1000),
     Trace("flicker", "40 jobs/s for 1 s, then 2 s off: faster than any poll", 1200,
           bursts(40, 1, 2), SHORT, constant=((120, 1200),)),
+    Trace("cron", "a cron fire of 40 ~3 s jobs every 10 min; workers take 45 s to start, "
+          "longer than the 30 s target", 3600, steady(0), lambda rng, t: 3.0,
+          floods=tuple(Flood(t, 40, 3.0, scheduled=True) for t in range(300, 3600, 600)),
+          startup_s=45.0),
     Trace("saturating", "16 jobs/s of 2 s jobs for 20 min; a dependency serves 6 replicas "
           "at full speed, beyond that jobs slow down in proportion", 2100,
           quiet_after(steady(16), 1200), SHORT, saturation=Saturation(6, 1.0)),

@@ -188,7 +188,8 @@ def _serve(
         log_dir=_fresh_logs(data_dir / "logs"),
         grace_s=manifest.spec.worker.termination_grace_period_seconds,
     )
-    reader = QueueReader(queue, on_read=lambda s: actuator.observe(s.workers))
+    horizon = manifest.spec.scaling.prescale_horizon_seconds
+    reader = QueueReader(queue, on_read=lambda s: actuator.observe(s.workers), horizon_s=horizon)
     reconciler = Reconciler(manifest.spec, reader, actuator)
     view = make_view(options.output, f"{redact(local.url)}, {local.source}")
     view.message(_hello(manifest, local, data_dir))
@@ -199,7 +200,7 @@ def _serve(
         view.close()
         queue.close()
         return 1
-    scheduler = Scheduler(manifest.spec.schedules, manifest.spec.scaling.polling_interval_seconds)
+    scheduler = Scheduler.for_spec(manifest.spec)
     session = Session(
         reconciler, reader, actuator, view, options.limits, revive=local.revive,
         on_tick=board.record if board is not None else None,

@@ -220,7 +220,7 @@ class QueueScaler:
 
 
 def _scheduler(spec: JobQueueSpec, clock: Callable[[], float]) -> Scheduler:
-    return Scheduler(spec.schedules, spec.scaling.polling_interval_seconds, clock)
+    return Scheduler.for_spec(spec, clock)
 
 
 def _rewire(old: Reconciler, spec: JobQueueSpec, reader: SecretBackedReader) -> Reconciler:

@@ -17,11 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sluice import Queue
+from sluice.protocol.messages import NewJob
 from sluice.queue import new_job
 from sluice.schedule_record import ScheduleRecord
 
 from .schedules import Cron, fire_id, grace_ms, plan
-from .spec import ScheduleSpec
+from .spec import JobQueueSpec, ScheduleSpec
 
 
 @dataclass(frozen=True)
@@ -55,15 +56,23 @@ class Scheduler:
         schedules: Sequence[ScheduleSpec],
         polling_interval_s: float,
         clock: Callable[[], float] = time.time,
+        lead_s: float = 0.0,
     ) -> None:
         self.schedules = tuple(schedules)
         self.grace = grace_ms(polling_interval_s)
+        self.lead = round(lead_s * 1000)  # fires this far ahead go in as delayed jobs
         self._clock = clock
         self._published: tuple[ScheduleRecord, ...] | None = None
-        # The last fire to show, per schedule: Redis records how far a schedule is handled,
-        # which a first sight also moves (to "now", no fire). After a restart that record
-        # is the best there is.
-        self._shown: dict[str, int | None] = {}
+        # Per schedule, the record a first sight made here (a time, no fire): the last fire
+        # shown is the latest fire time after it, up to now and the record.
+        self._baseline: dict[str, int] = {}
+
+    @classmethod
+    def for_spec(cls, spec: JobQueueSpec, clock: Callable[[], float] = time.time) -> Scheduler:
+        """The schedules of ``spec``, fired ahead by its pre-scaling horizon."""
+        scaling = spec.scaling
+        lead = scaling.prescale_horizon_seconds
+        return cls(spec.schedules, scaling.polling_interval_seconds, clock, lead_s=lead)
 
     def tick(self, queue: Queue) -> tuple[ScheduleState, ...]:
         """Fire what is due on ``queue``; raises on any Redis failure (retried next tick)."""
@@ -79,20 +88,18 @@ class Scheduler:
 
     def _fire(self, queue: Queue, spec: ScheduleSpec, last: int | None, now: int) -> ScheduleState:
         cron = Cron(spec.cron, spec.time_zone)
-        todo = plan(cron, spec.catch_up, last, now, self.grace)
+        todo = plan(cron, spec.catch_up, last, now, self.grace, lead=self.lead)
         fired = 0
+        if last is None and todo.mark is not None:
+            self._baseline[spec.name] = todo.mark
         if todo.mark is not None:
-            jobs = [
-                (at, new_job(spec.task, spec.payload, id=fire_id(spec.name, at)))
-                for at in todo.fires
-            ]
+            jobs = [(at, self._job(spec, at, now)) for at in todo.fires]
             fired = queue.fire_schedule(spec.name, todo.mark, jobs)
         newest = todo.mark if todo.mark is not None else last
-        shown = self._shown.get(spec.name, last)
-        if todo.fires or todo.skipped:
-            shown = newest
-        self._shown[spec.name] = shown
-        upcoming = cron.next(max(now, newest or now))
+        shown = cron.latest(min(now, newest)) if newest is not None else None
+        if shown is not None and shown <= self._baseline.get(spec.name, -1):
+            shown = None  # a time before the schedule was first seen: no fire of ours
+        upcoming = cron.next(now)
         return ScheduleState(
             spec.name,
             None if shown is None else shown / 1000,
@@ -100,6 +107,11 @@ class Scheduler:
             fired,
             todo.skipped,
         )
+
+    @staticmethod
+    def _job(spec: ScheduleSpec, at: int, now: int) -> NewJob:
+        delay = max(0, at - now) / 1000  # a fire sent ahead waits in the delayed set
+        return new_job(spec.task, spec.payload, id=fire_id(spec.name, at), delay=delay)
 
     def _publish(self, queue: Queue, states: tuple[ScheduleState, ...]) -> None:
         records = tuple(_record(spec, st) for spec, st in zip(self.schedules, states, strict=True))

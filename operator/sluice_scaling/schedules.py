@@ -9,8 +9,11 @@ ids, and only the first enqueue of each goes through.
 
 A fire is *on time* while ``now`` is within the grace window after it (a tick
 arrives up to a polling interval late); older ones were *missed* (no reconciler
-ran). ``Skip`` drops missed fires; ``RunLast`` runs the latest missed fire
-once, however many were missed. A schedule seen for the first time starts from
+ran). Fires up to ``lead`` ahead are sent too, as delayed jobs: the autoscaler
+counts delayed jobs due soon as demand, so a worker is up when the fire falls
+due (and the job is claimable at its time, not at the next poll). ``Skip``
+drops missed fires; ``RunLast`` runs the latest missed fire once, however many
+were missed. A schedule seen for the first time starts from
 now: it never fires its past.
 
 Cron expressions are parsed and evaluated by cronsim (maintained, typed, no
@@ -114,16 +117,19 @@ class Plan:
     skipped: int = 0  # missed fires dropped (at least; counted up to the tick's bound)
 
 
-def plan(cron: Cron, catch_up: CatchUp, last: int | None, now: int, grace: int) -> Plan:
-    """The fires due at ``now`` after the recorded ``last`` (all in epoch ms)."""
+def plan(
+    cron: Cron, catch_up: CatchUp, last: int | None, now: int, grace: int, *, lead: int = 0
+) -> Plan:
+    """The fires to send at ``now`` after the recorded ``last``: those due, and those due
+    within ``lead`` ahead (all in epoch ms)."""
     if last is None:  # first sight: start from now, fire nothing of the past
         return Plan((), now)
-    if last >= now:
+    if last >= now + lead:
         return Plan((), None)
     cutoff = max(last, now - grace)
     on_time: list[int] = []
     for at in cron.after(cutoff):
-        if at > now or len(on_time) == MAX_FIRES_PER_TICK:
+        if at > now + lead or len(on_time) == MAX_FIRES_PER_TICK:
             break
         on_time.append(at)
     missed = cron.latest(cutoff) if cutoff > last else None

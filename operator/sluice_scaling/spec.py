@@ -271,6 +271,10 @@ class ScalingSpec(_Model):
     """Waiting jobs per replica to assume while no service time has been measured yet."""
     scale_up: ScaleUpSpec = ScaleUpSpec()
     scale_down: ScaleDownSpec = ScaleDownSpec()
+    worker_startup_seconds: float = Field(default=30.0, ge=0, le=3600)
+    """Seconds from asking for a replica to its worker taking jobs (scheduling, image pull,
+    start). Delayed jobs and cron fires due within this plus pollingIntervalSeconds count as
+    demand, so a worker is ready when they fall due."""
     idle_seconds_before_zero: float = Field(default=120.0, ge=0, le=DAY)
     """Seconds with nothing waiting and nothing in flight before scaling to zero (when
     minReplicas is 0)."""
@@ -278,6 +282,12 @@ class ScalingSpec(_Model):
     paused: bool = False
     """Stop scaling and leave the replica count as it is (hand edits included), held within
     minReplicas and maxReplicas."""
+
+    @property
+    def prescale_horizon_seconds(self) -> float:
+        """How far ahead work is seen: a replica asked for now is ready by then, at the latest
+        one poll late."""
+        return self.worker_startup_seconds + self.polling_interval_seconds
 
     @model_validator(mode="after")
     def _bounds(self) -> ScalingSpec:

@@ -120,12 +120,18 @@ class QueueReader:
     the worker heartbeats to its process actuator, so "ready" and "busy" describe the
     very snapshot the policy decides on)."""
 
-    def __init__(self, queue: Queue, on_read: Callable[[QueueStats], None] | None = None) -> None:
+    def __init__(
+        self,
+        queue: Queue,
+        on_read: Callable[[QueueStats], None] | None = None,
+        horizon_s: float = 0.0,
+    ) -> None:
         self.queue = queue
         self._on_read = on_read
+        self.horizon_s = horizon_s  # delayed jobs due within it are read as delayed_soon
 
     def read(self) -> QueueStats:
-        stats = self.queue.stats()
+        stats = self.queue.stats(self.horizon_s)
         if self._on_read is not None:
             self._on_read(stats)
         return stats
@@ -138,7 +144,8 @@ class QueueReader:
 
 
 def reader_for(name: str, spec: JobQueueSpec, client: SyncClient) -> QueueReader:
-    return QueueReader(Queue(queue_name(name, spec), redis=client))
+    horizon = spec.scaling.prescale_horizon_seconds
+    return QueueReader(Queue(queue_name(name, spec), redis=client), horizon_s=horizon)
 
 
 def job_settings(jobs: JobsSpec) -> JobSettings:

@@ -163,3 +163,37 @@ def test_publish_only_when_changed(redis_url: str, monkeypatch: pytest.MonkeyPat
             scheduler.tick(q)
             clock.now += 5
         assert len(calls) == 1
+
+
+def test_stats_count_delayed_jobs_due_within_the_horizon(redis_url: str) -> None:
+    with Queue("soonq", redis_url) as q:
+        q.enqueue("t", 1, delay=5)
+        q.enqueue("t", 2, delay=20)
+        q.enqueue("t", 3, delay=600)
+        assert q.stats().delayed_soon == 0  # no horizon: not asked
+        stats = q.stats(horizon_s=30)
+        assert (stats.delayed_soon, stats.delayed_total, stats.backlog) == (2, 3, 0)
+        assert q.stats(horizon_s=float("nan")).delayed_soon == 0
+
+
+def test_fires_within_the_lead_go_in_as_delayed_jobs_due_at_their_time(redis_url: str) -> None:
+    clock = Clock(T0 + 0.5)
+    spec = schedule(name="minutely", cron="* * * * *")
+    with Queue("leadq", redis_url) as q:
+        scheduler = Scheduler([spec], 5, clock, lead_s=25)
+        scheduler.tick(q)  # first sight
+        clock.now = T0 + 40  # the fire at T0 + 60 is within 25 s
+        (state,) = scheduler.tick(q)
+        assert state.fired == 1
+        info = q.get(fire_id("minutely", round((T0 + 60) * S)))
+        assert info is not None
+        assert info.state == "delayed"
+        assert info.ready_at is not None
+        # Due at its fire time, give or take the clocks of the test and the server.
+        assert abs(info.ready_at - (info.enqueued_at + 20)) < 1
+        assert q.stats(horizon_s=25).delayed_soon == 1
+        assert state.last_fire is None  # sent ahead, not fired yet
+        assert state.next_fire == T0 + 60
+        clock.now = T0 + 61
+        (after,) = scheduler.tick(q)
+        assert (after.fired, after.last_fire, after.next_fire) == (0, T0 + 60, T0 + 120)

@@ -82,8 +82,10 @@ def test_stats_reply_maps_onto_queue_stats() -> None:
         flat,
         [b"pod-b", b"pod-a"],
         [b"1 4 1700000009000", b"0 4 1700000008000"],
+        3,
     ]
     stats = parse("jobs", reply)
+    assert stats.delayed_soon == 3
     assert stats.ready == {
         Priority.CRITICAL: 1,
         Priority.HIGH: 0,

@@ -180,3 +180,15 @@ def test_table_shows_medians_over_seeds() -> None:
     assert summaries[0].replica_seconds == costs[1]
     assert summaries[0].replica_seconds_range == (costs[0], costs[2])
     assert "| short-spike | sluice |" in table(summaries)
+
+
+def test_prescaling_meets_the_target_on_a_cron_trace_where_reactive_scalers_cannot() -> None:
+    """Workers take 45 s to start, the target is 30 s: only seeing the fires ahead helps."""
+    cron = next(t for t in TRACES if t.name == "cron")
+    names = ("sluice", "sluice-reactive", "keda", "keda-tuned")
+    by = {r.policy: r for r in run_trace(cron, SimConfig(), names, seed=1)}
+    target = SimConfig().latency_target_s
+    assert by["sluice"].p95_s <= target
+    assert by["sluice"].completed == by["sluice"].jobs
+    for reactive in ("sluice-reactive", "keda", "keda-tuned"):
+        assert by[reactive].p95_s > target, reactive

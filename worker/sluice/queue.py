@@ -291,8 +291,9 @@ class Queue(_QueueBase):
     def _newest_event(self) -> Any:
         return self.client.xrevrange(self.keys.events, count=1)
 
-    def stats(self) -> QueueStats:
-        return self.protocol.stats()
+    def stats(self, horizon_s: float = 0.0) -> QueueStats:
+        """One snapshot; with ``horizon_s``, delayed jobs due within it are counted apart."""
+        return self.protocol.stats(horizon_s)
 
     def dead_letters(self, limit: int = 100, offset: int = 0) -> list[JobInfo]:
         """Dead letters, most recent first."""
@@ -531,8 +532,8 @@ class AsyncQueue(_QueueBase):
             streams, block_ms = reader.xread_args()
             await self.client.xread(streams, count=1, block=block_ms)
 
-    async def stats(self) -> QueueStats:
-        return await self.protocol.stats()
+    async def stats(self, horizon_s: float = 0.0) -> QueueStats:
+        return await self.protocol.stats(horizon_s)
 
     async def dead_letters(self, limit: int = 100, offset: int = 0) -> list[JobInfo]:
         ids = self._ids(await self.client.zrevrange(self.keys.dead, offset, offset + limit - 1))

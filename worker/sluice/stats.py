@@ -131,6 +131,7 @@ class QueueStats:
     ready: Mapping[Priority, int] = field(default_factory=dict)
     delayed_due: int = 0  # delayed jobs whose time has come (ready in effect)
     delayed_total: int = 0
+    delayed_soon: int = 0  # delayed jobs not due yet but due within the reader's horizon
     in_flight: int = 0  # jobs holding a lease
     dead: int = 0
     oldest_age_s: float | None = None  # longest wait among ready and due jobs

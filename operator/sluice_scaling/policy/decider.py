@@ -103,17 +103,19 @@ def _floor(held: Term, running: Term, current: int) -> Term:
 def _bound(
     spec: ScalingSpec, current: int, held: Term, *, stats: QueueStats, idle_s: float
 ) -> Term:
+    # Jobs due within the pre-scaling horizon wake a queue at zero and keep it awake.
+    waiting = stats.backlog + stats.delayed_soon
     if current == 0:
         wanted = step(spec, held, current)
-        return activation(spec, wanted, stats.backlog, stats.in_flight, stats.oldest_age_s)
-    busy = stats.backlog > 0 or stats.in_flight > 0
+        return activation(spec, wanted, waiting, stats.in_flight, stats.oldest_age_s)
+    busy = waiting > 0 or stats.in_flight > 0
     term = step(spec, idle(spec, held, busy, idle_s), current)
     return keep_one(spec, term, busy, idle_s)
 
 
 def _active(stats: QueueStats, state: PolicyState) -> bool:
     """Anything waiting, due, running, or enqueued since the last snapshot."""
-    if stats.backlog or stats.in_flight:
+    if stats.backlog or stats.in_flight or stats.delayed_soon:
         return True
     last = state.samples[-1] if state.samples else None
     return last is not None and stats.counters.enqueued > last.counters.enqueued

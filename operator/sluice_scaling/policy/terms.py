@@ -18,6 +18,12 @@ time ``S``, a replica serves ``mu = c / S`` jobs/s:
   the arrival and backlog terms at that capacity are a floor that rises while
   the first long jobs run, instead of waiting for one to finish.
 
+- upcoming: delayed jobs (and cron fires) due within the pre-scaling horizon
+  (worker start-up plus a poll) are not backlog yet, but a replica asked for
+  later would start after they fall due: size for them, with what waits now,
+  as the backlog term does (or per ``coldStartBacklogPerReplica`` before the
+  service time is known), and at least one replica.
+
 ``in_flight`` is not a demand but a floor applied after stabilisation: never
 ask for fewer replicas than the running jobs fill. It stays out of the
 stabilisation window because a drained backlog briefly fills every slot, and
@@ -63,6 +69,8 @@ def demand_terms(
     """
     late = age(spec, stats, obs.ready_replicas)
     terms = [late] if late is not None else []
+    soon = upcoming(spec, stats, rates.service_time_s, obs.concurrency)
+    terms += [soon] if soon is not None else []
     service_s = rates.service_time_s
     if service_s is None:
         terms.append(cold_start(spec, stats, obs.replicas, obs.ready_replicas))
@@ -122,6 +130,28 @@ def backlog(spec: ScalingSpec, stats: QueueStats, per_replica: float) -> Term:
         n,
         f"backlog {stats.backlog} starts within {target:g}s "
         f"at {per_replica:.3g} jobs/s per replica",
+    )
+
+
+def upcoming(
+    spec: ScalingSpec, stats: QueueStats, service_s: float | None, concurrency: int
+) -> Term | None:
+    """Jobs due within the pre-scaling horizon, with the backlog, sized ahead of time."""
+    soon = stats.delayed_soon
+    if soon <= 0:
+        return None
+    work = stats.backlog + soon
+    horizon = spec.prescale_horizon_seconds
+    if service_s is None:
+        per = spec.cold_start_backlog_per_replica
+        n = max(1, ceil(work / per))
+        how = f"at {per} per replica (service time unknown)"
+    else:
+        per_replica = max(1, concurrency) / service_s
+        n = max(1, ceil(work / (spec.latency_target_seconds * per_replica)))
+        how = f"within {spec.latency_target_seconds:g}s at {per_replica:.3g} jobs/s per replica"
+    return Term(
+        "upcoming", n, f"{soon} jobs due within {horizon:g}s, backlog {stats.backlog}, {how}"
     )
 
 

@@ -115,8 +115,8 @@ class AsyncProtocol(_Base):
     async def progress(self, job_id: str, token: str, pct: float, message: str = "") -> bool:
         return await self.run(ops.progress(job_id, token, pct, message))
 
-    async def stats(self) -> QueueStats:
-        return await self.run(stats_call(self.queue))
+    async def stats(self, horizon_s: float = 0.0) -> QueueStats:
+        return await self.run(stats_call(self.queue, horizon_s))
 
     async def settings(self, max_age_s: float = SETTINGS_MAX_AGE_S) -> JobSettings:
         """The queue's job settings, re-read when older than ``max_age_s``."""
@@ -164,8 +164,8 @@ class Protocol(_Base):
     def progress(self, job_id: str, token: str, pct: float, message: str = "") -> bool:
         return self.run(ops.progress(job_id, token, pct, message))
 
-    def stats(self) -> QueueStats:
-        return self.run(stats_call(self.queue))
+    def stats(self, horizon_s: float = 0.0) -> QueueStats:
+        return self.run(stats_call(self.queue, horizon_s))
 
     def settings(self, max_age_s: float = SETTINGS_MAX_AGE_S) -> JobSettings:
         cached = self._cached_settings(max_age_s)

@@ -8,6 +8,7 @@ Stats hash fields: the counter names of :class:`sluice.stats.Counters` (plus
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +32,7 @@ def _worker(worker_id: Any, info: Any) -> WorkerInfo | None:
 
 
 def parse(queue: str, reply: list[Any]) -> QueueStats:
-    now, ready, due, delayed, in_flight, dead, oldest, flat, ids, infos = reply
+    now, ready, due, delayed, in_flight, dead, oldest, flat, ids, infos, soon = reply
     fields = {text(flat[i]): text(flat[i + 1]) for i in range(0, len(flat), 2)}
     workers = (_worker(w, i) for w, i in zip(ids, infos, strict=True))
     oldest_ms = int(oldest)
@@ -41,6 +42,7 @@ def parse(queue: str, reply: list[Any]) -> QueueStats:
         ready={p: int(n) for p, n in zip(Priority, ready, strict=True)},
         delayed_due=int(due),
         delayed_total=int(delayed),
+        delayed_soon=int(soon),
         in_flight=int(in_flight),
         dead=int(dead),
         oldest_age_s=max(0, int(now) - oldest_ms) / 1000 if oldest_ms >= 0 else None,
@@ -51,5 +53,7 @@ def parse(queue: str, reply: list[Any]) -> QueueStats:
     )
 
 
-def stats(queue: str) -> Call[QueueStats]:
-    return Call("stats", [], lambda reply: parse(queue, reply))
+def stats(queue: str, horizon_s: float = 0.0) -> Call[QueueStats]:
+    """The snapshot; ``horizon_s`` > 0 also counts delayed jobs due within it (``delayed_soon``)."""
+    horizon_ms = max(0, round(horizon_s * 1000)) if math.isfinite(horizon_s) else 0
+    return Call("stats", [horizon_ms], lambda reply: parse(queue, reply))

@@ -1,10 +1,13 @@
 -- stats: everything the autoscaler reads, in one round trip; writes nothing.
 -- KEYS: ready delayed leases dead stats workers winfo
 -- ARGV[1]: the key prefix (see _lib.lua)
+-- ARGV[2]: a horizon in ms (optional, default 0): delayed jobs due after now and within it
+--   are counted apart, so the autoscaler can start workers before they fall due
 -- Returns {now_ms, {ready per priority 0..3}, delayed_due, delayed_total, in_flight,
 --   dead, oldest_since_ms or -1, {stats hash as field, value, ...},
---   {live worker ids}, {their "busy slots seen_ms"}}
+--   {live worker ids}, {their "busy slots seen_ms"}, delayed_soon}
 local now = now_ms()
+local horizon = math.max(0, tonumber(ARGV[2]) or 0)
 local ready, oldest = {}, nil
 
 local function older(since)
@@ -31,4 +34,5 @@ return {
   redis.call('ZCOUNT', DELAYED, '-inf', now), redis.call('ZCARD', DELAYED),
   redis.call('ZCARD', LEASES), redis.call('ZCARD', DEAD),
   oldest or -1, redis.call('HGETALL', STATS), workers, info,
+  horizon > 0 and redis.call('ZCOUNT', DELAYED, '(' .. now, now + horizon) or 0,
 }
