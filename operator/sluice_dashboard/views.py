@@ -101,7 +101,8 @@ def condition_of(
          "jobs waiting, no workers"),
         (bool(paused), "info", "scaling paused"),
         (dead > 0, "warn", f"{dead} dead letter{'s' * (dead != 1)}"),
-        (not (sample.backlog or sample.in_flight or sample.delayed), "idle", "idle"),
+        (not (sample.backlog or sample.in_flight), "idle",
+         f"idle, {sample.delayed} scheduled" if sample.delayed else "idle"),
     )  # fmt: skip
     for hit, level, text in rules:
         if hit:

@@ -86,9 +86,11 @@ def test_the_decision_log_takes_writers_from_many_threads() -> None:
     assert seqs == list(range(1, 2001))
 
 
-def stats(backlog: int = 0, in_flight: int = 0, dead: int = 0, t: float = 10.0) -> QueueStats:
+def stats(
+    backlog: int = 0, in_flight: int = 0, dead: int = 0, delayed: int = 0, t: float = 10.0
+) -> QueueStats:
     return QueueStats("q", t, ready={Priority.NORMAL: backlog}, in_flight=in_flight, dead=dead,
-                      counters=Counters(enqueued=int(t)))  # fmt: skip
+                      delayed_total=delayed, counters=Counters(enqueued=int(t)))  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -100,6 +102,7 @@ def stats(backlog: int = 0, in_flight: int = 0, dead: int = 0, t: float = 10.0) 
         (stats(dead=1), None, None, ("warn", "1 dead letter")),
         (stats(dead=2, in_flight=1), None, None, ("warn", "2 dead letters")),
         (stats(), None, None, ("idle", "idle")),
+        (stats(delayed=2), None, None, ("idle", "idle, 2 scheduled")),
         (stats(in_flight=2), None, False, ("ok", "working")),
     ],
 )
