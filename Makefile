@@ -72,6 +72,10 @@ bench-autoscaling: $(STAMP)  ## the autoscaling simulation: a table and a PNG pe
 bench-queue: $(STAMP)  ## queue figures: enqueue, drain by 1 and 4 workers, wait, memory per job (~2 min)
 	$(BIN)/python -m benchmarks.queue
 
+.PHONY: bench-dashboard
+bench-dashboard: $(STAMP)  ## dashboard figures: API latency at 100 req/s, 500-queue overview in Chromium, CPU (~3 min)
+	$(BIN)/python -m benchmarks.dashboard
+
 .PHONY: bench-peers bench-peers-smoke
 bench-peers: $(STAMP)  ## Sluice against RQ, arq, saq, Dramatiq, Celery, taskiq, Huey (an hour+; idle machine)
 	$(BIN)/python -m benchmarks.peers $(PEERS_ARGS)

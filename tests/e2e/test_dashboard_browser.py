@@ -197,7 +197,9 @@ def test_local_mode_draws_its_decisions_and_requeues_a_dead_letter(
             "the dead letter's requeue button",
             lambda: browser.find_elements("css selector", "button.requeue[data-job=poisoned]"),
         )
-        assert "failed" in browser.find_element("css selector", "tr[data-job=poisoned]").text
+        row = browser.find_element("css selector", "tr[data-job=poisoned]")
+        assert "failed" in row.text
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", row)
         screenshot(browser, "dashboard-dead-letters", tmp_path)
         button[0].click()
         wait_for("the requeue confirmed", lambda: "requeued" in _text(browser, "#alert"))

@@ -226,7 +226,7 @@ function queuePage(name) {
   function drawCharts() {
     const now = Date.now() / 1000;
     const first = state.samples.length ? state.samples[0].at : now - 60;
-    const t0 = Math.max(first, now - WINDOW_S), t1 = Math.max(now, t0 + 10);
+    const t1 = now, t0 = Math.min(Math.max(first, now - WINDOW_S), now - 10);  // at least 10 s
     const marks = notable(state.decisions).map((d) => ({
       t: d.at, term: d.term, label: `${d.term} ${d.replicas}→${d.target}`,
       title: `${clock(d.at)} ${d.term}: ${d.replicas} → ${d.target} replicas. ${d.reason}` +

@@ -68,11 +68,16 @@ export function drawChart(figure, { series, marks, t0, t1, unit }) {
     const g = el("g", { class: "decision-mark", "data-term": m.term });
     g.append(el("title", {}, m.title));
     g.append(el("line", { x1: x(m.t), x2: x(m.t), y1: T - 4, y2: H - B }));
-    // A label goes on the first row it does not overlap; with none free, the tooltip says it.
-    const row = rowEnds.findIndex((end) => x(m.t) > end);
+    // A label goes on the first row where it overlaps none, flipped to end at its line near
+    // the right edge; with no row free, the tooltip still says it all.
+    const width = m.label.length * 5.8, at = x(m.t);
+    const flip = at + 2 + width > W - R;
+    const left = flip ? at - 2 - width : at + 2;
+    const row = rowEnds.findIndex((end) => left > end);
     if (row >= 0) {
-      g.append(el("text", { x: x(m.t) + 2, y: LABEL_ROWS[row] }, m.label));
-      rowEnds[row] = x(m.t) + 6 + m.label.length * 5.8;
+      g.append(el("text", { x: flip ? at - 2 : at + 2, y: LABEL_ROWS[row],
+        "text-anchor": flip ? "end" : "start" }, m.label));
+      rowEnds[row] = left + width + 4;
     }
     svg.append(g);
   }
