@@ -23,3 +23,10 @@ def client() -> redis.asyncio.Redis:
 async def ledger(ctx: JobContext) -> None:
     await client().hincrby("ledger", ctx.id, 1)
     await asyncio.sleep(WORK_S)
+
+
+@tasks.task("killer")
+async def killer(ctx: JobContext) -> None:
+    """A poison job: takes its worker process down on every run."""
+    await client().hincrby("killer", ctx.id, 1)
+    os._exit(3)

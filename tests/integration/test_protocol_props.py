@@ -27,14 +27,20 @@ enqueue_op = st.tuples(
     st.sampled_from(list(Priority)),
     st.sampled_from([0.0, 0.001, 60.0]),
 )
-claim_op = st.tuples(st.just("claim"), st.integers(1, 3), st.sampled_from([0.0, 30.0]))
+claim_op = st.tuples(
+    st.just("claim"), st.integers(1, 3), st.sampled_from([0.0, 30.0]), st.integers(0, 3),
+    st.booleans(),
+)  # fmt: skip
+start_op = st.tuples(st.just("start"), st.integers(0, 1000))
 finish_op = st.tuples(
     st.just("finish"), st.integers(0, 1000), st.sampled_from(["done", "retry", "fail", "release"])
 )
 simple_op = st.tuples(st.sampled_from(["reap", "requeue_dead", "extend"]))
 cancel_op = st.tuples(st.just("cancel"), st.sampled_from(IDS))
 operations = st.lists(
-    st.one_of(enqueue_op, claim_op, finish_op, simple_op, cancel_op), min_size=1, max_size=30
+    st.one_of(enqueue_op, claim_op, finish_op, simple_op, cancel_op, start_op),
+    min_size=1,
+    max_size=30,
 )
 
 
@@ -45,6 +51,7 @@ class Model:
     held: list[tuple[str, str]] = field(default_factory=list)  # every token ever handed out
     current: dict[str, str] = field(default_factory=dict)  # id -> token of the live lease
     expiring: set[str] = field(default_factory=set)  # leased with lease 0: reapable now
+    marked: set[tuple[str, str]] = field(default_factory=set)  # (id, token) marked started
 
 
 def where(client: redis.Redis, proto: Protocol, job_id: str) -> list[str]:
@@ -59,7 +66,10 @@ def where(client: redis.Redis, proto: Protocol, job_id: str) -> list[str]:
 EXPECTED_STATE = {"w": "ready", "d": "delayed", "a": "leases", "f": "dead"}
 
 
-def check_invariants(client: redis.Redis, proto: Protocol) -> None:
+def check_invariants(client: redis.Redis, proto: Protocol, model: Model) -> None:
+    for job_id in IDS:  # an attempt is charged once per started claim, and only then
+        attempts = int(client.hget(proto.keys.job(job_id), "a") or 0)
+        assert 0 <= attempts <= sum(1 for i, _ in model.marked if i == job_id), job_id
     for p in Priority:
         queued = client.lrange(proto.keys.ready(p), 0, -1)
         assert len(queued) == len(set(queued)), "an id is queued twice"
@@ -91,17 +101,14 @@ def run(proto: Protocol, model: Model, op: tuple[Any, ...]) -> None:
         jobs = [NewJob(i, "t", b"1", priority=priority, delay_s=delay) for i in ids]
         proto.run(ops.enqueue(proto.queue, jobs))
     elif name == "claim":
-        lose_expiring(model)  # claim reaps expired leases first
-        for job in proto.claim("w", op[1], op[2]):
-            model.held.append((job.id, job.token))
-            model.current[job.id] = job.token
-            if op[2] == 0:
-                model.expiring.add(job.id)
+        claim(proto, model, op)
     elif name == "reap":
         lose_expiring(model)
         proto.reap()
     elif name == "finish":
         finish(proto, model, op[1], op[2])
+    elif name == "start":
+        start(proto, model, op[1])
     elif name == "cancel":
         proto.run(ops.cancel(op[1]))
     elif name == "extend":
@@ -110,6 +117,26 @@ def run(proto: Protocol, model: Model, op: tuple[Any, ...]) -> None:
         model.expiring.clear()  # every live lease was just renewed
     else:
         proto.run(ops.requeue_dead(None))
+
+
+def claim(proto: Protocol, model: Model, op: tuple[Any, ...]) -> None:
+    _, n, lease_s, start, suspects = op
+    lose_expiring(model)  # claim reaps expired leases first
+    for job in proto.claim("w", n, lease_s, start=start, suspects=suspects):
+        model.held.append((job.id, job.token))
+        model.current[job.id] = job.token
+        if job.started:
+            model.marked.add((job.id, job.token))
+        if lease_s == 0:
+            model.expiring.add(job.id)
+
+
+def start(proto: Protocol, model: Model, index: int) -> None:
+    """A worker marks a held-back job started."""
+    if model.held:
+        job_id, token = model.held[index % len(model.held)]
+        if proto.run(ops.finish([], [(job_id, token)])) == [1]:
+            model.marked.add((job_id, token))
 
 
 def lose_expiring(model: Model) -> None:
@@ -139,7 +166,7 @@ def finish(proto: Protocol, model: Model, index: int, kind: Any) -> None:
 @example(  # dead letters beyond the bound are trimmed, and counted
     steps=[
         ("enqueue", ["j0", "j1", "j2"], Priority.NORMAL, 0.0),
-        ("claim", 3, 30.0),
+        ("claim", 3, 30.0, 3, True),
         *(("finish", i, "fail") for i in range(3)),
         ("requeue_dead",),
     ]
@@ -153,4 +180,4 @@ def test_random_interleavings_keep_invariants(
     model = Model()
     for op in steps:
         run(proto, model, op)
-        check_invariants(redis_client, proto)
+        check_invariants(redis_client, proto, model)

@@ -49,6 +49,12 @@ def queue(redis_url: str) -> Iterator[Queue]:
         yield q
 
 
+def settled(queue: Queue) -> bool:
+    """Nothing waits or runs (one snapshot: a job moves between the two counts)."""
+    stats = queue.stats()
+    return stats.backlog + stats.delayed_total + stats.in_flight == 0
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.kill()
@@ -132,6 +138,69 @@ def test_poison_job_that_crashes_its_worker_ends_in_the_dlq(
     assert info is not None
     assert (info.dead_reason, info.attempts) == ("lease_expired", 2)
     assert int(redis_client.hget("ledger", poison) or 0) == 2
+
+
+def test_a_crash_charges_the_running_job_not_those_claimed_behind_it(
+    redis_url: str, redis_client: redis.Redis, queue: Queue
+) -> None:
+    queue.configure(JobSettings(lease_s=1, max_attempts=1, backoff_base_s=0.05))
+    proc = start_worker(redis_url, "--concurrency", "1", worker_id="doomed")
+    heir = None
+    try:
+        # Short jobs first: the worker then claims a batch ahead of its one slot.
+        queue.enqueue_many(("record", None) for _ in range(30))
+        wait_for(lambda: queue.stats().counters.completed == 30)
+        poison, *behind = queue.enqueue_many([("crash", None)] + [("record", None)] * 10)
+        assert proc.wait(15) == 3  # it ran the poison job, holding the other ten
+        assert not any(redis_client.hexists("ledger", j) for j in behind)  # none started
+        heir = start_worker(redis_url, worker_id="heir")
+        wait_for(lambda: settled(queue))
+    finally:
+        stop(proc)
+        if heir is not None:
+            stop(heir)
+    info = queue.get(poison)
+    assert info is not None
+    assert (info.state, info.dead_reason, info.attempts) == ("dead", "lease_expired", 1)
+    for job in behind:  # max_attempts 1: a charge for the crash would have dead-lettered them
+        info = queue.get(job)
+        assert info is not None
+        assert (info.state, info.attempts, info.worker) == ("completed", 1, "heir")
+    counters = queue.stats().counters
+    assert (counters.retried, counters.returned, counters.dead_lettered) == (0, 10, 1)
+
+
+def test_after_a_crash_the_suspects_run_one_at_a_time_so_only_the_killer_dies(
+    redis_url: str, redis_client: redis.Redis, queue: Queue
+) -> None:
+    queue.configure(JobSettings(lease_s=1, max_attempts=2, backoff_base_s=0.05))
+    poison, *beside = queue.enqueue_many(
+        [("crash_beside", {"others": 3})] + [("record", {"sleep": 0.5})] * 3
+    )  # fmt: skip
+    procs = [start_worker(redis_url, "--concurrency", "4", worker_id="w0")]
+    try:
+        wait_for(lambda: procs[-1].poll() == 3)  # all four ran: the poison job killed them
+        assert {int(redis_client.hget("ledger", j) or 0) for j in beside} == {1}
+        deadline = time.monotonic() + 30
+        while not settled(queue):
+            assert time.monotonic() < deadline, queue.stats()
+            if procs[-1].poll() is not None:  # killed again: the next worker takes over
+                procs.append(
+                    start_worker(redis_url, "--concurrency", "4", worker_id=f"w{len(procs)}")
+                )
+            time.sleep(0.05)
+    finally:
+        for p in procs:
+            stop(p)
+    info = queue.get(poison)
+    assert info is not None
+    assert (info.state, info.dead_reason, info.attempts) == ("dead", "lease_expired", 2)
+    assert [p.returncode for p in procs].count(3) == 2  # it killed two workers, no more
+    for job in beside:  # charged once, for the crash they were running in; then they ran alone
+        info = queue.get(job)
+        assert info is not None
+        assert (info.state, info.attempts) == ("completed", 2)
+    assert queue.stats().counters.retried == 4  # the four re-runs after the first crash
 
 
 def test_process_isolation_kills_a_timed_out_sync_job(

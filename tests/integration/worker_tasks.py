@@ -39,6 +39,18 @@ def crash(ctx: JobContext) -> None:
     os._exit(3)
 
 
+@tasks.task("crash_beside")
+def crash_beside(ctx: JobContext) -> None:
+    """A poison job that, on its first run, waits until ``payload["others"]`` other jobs
+    have started (as the ledger shows, for at most 5 s) before it kills its worker."""
+    client().hincrby("ledger", ctx.id, 1)
+    deadline = time.monotonic() + 5
+    others = int((ctx.payload or {}).get("others", 0))
+    while ctx.attempt == 1 and client().hlen("ledger") <= others and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os._exit(3)
+
+
 @tasks.task("hang")
 def hang(ctx: JobContext) -> None:
     """A sync job that never returns by itself (process isolation must kill it)."""

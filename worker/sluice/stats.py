@@ -106,7 +106,8 @@ class Counters:
     enqueued: int = 0
     completed: int = 0
     failed: int = 0  # handler raised (each failed attempt counts once)
-    retried: int = 0  # attempts scheduled again (failures, timeouts, lease expiries)
+    retried: int = 0  # attempts scheduled again (failures, timeouts, started jobs' lease expiries)
+    returned: int = 0  # claimed jobs back to the queue unstarted (their worker died): no attempt
     dead_lettered: int = 0
     dead_trimmed: int = 0  # dead letters dropped because the DLQ was full
     cancelled: int = 0  # jobs cancelled before or while running

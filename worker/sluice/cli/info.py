@@ -77,8 +77,8 @@ def render(stats: QueueStats) -> str:
         f"dead       {stats.dead}",
         f"oldest     {_seconds(stats.oldest_age_s)}",
         f"counters   enqueued {c.enqueued}, completed {c.completed}, failed {c.failed}, "
-        f"retried {c.retried}, dead-lettered {c.dead_lettered}, trimmed {c.dead_trimmed}, "
-        f"cancelled {c.cancelled}",
+        f"retried {c.retried}, returned unstarted {c.returned}, "
+        f"dead-lettered {c.dead_lettered}, trimmed {c.dead_trimmed}, cancelled {c.cancelled}",
         f"service    mean {_seconds(st.mean())}, p50 <= {_seconds(st.quantile(0.5))}, "
         f"p99 <= {_seconds(st.quantile(0.99))}",
         f"wait       mean {_seconds(wt.mean())}, p50 <= {_seconds(wt.quantile(0.5))}, "

@@ -46,6 +46,8 @@ class _Base:
         # in this process's monotonic clock: wait_for_work wakes up for it.
         self._next_due_mono: float | None = None
         self._settings: tuple[float, JobSettings] | None = None
+        # Suspects the last claim left in line (this worker may run only one at a time).
+        self.suspects_passed = 0
 
     def _cached_settings(self, max_age_s: float) -> JobSettings | None:
         if self._settings and time.monotonic() - self._settings[0] < max_age_s:
@@ -61,6 +63,7 @@ class _Base:
         return [self.keys.prefix, *call.args]
 
     def _note_claim(self, result: ClaimResult) -> list[Claimed]:
+        self.suspects_passed = result.passed
         if result.next_due is None:
             self._next_due_mono = None
         else:
@@ -94,16 +97,30 @@ class AsyncProtocol(_Base):
             await runner(self.client, self._script_keys[call.script], self._args(call))
         )
 
-    async def claim(self, worker_id: str, count: int, lease_s: float) -> list[Claimed]:
-        return self._note_claim(await self.run(ops.claim(worker_id, count, lease_s)))
+    async def claim(
+        self,
+        worker_id: str,
+        count: int,
+        lease_s: float,
+        start: int | None = None,
+        suspects: bool = True,
+    ) -> list[Claimed]:
+        """Lease up to ``count`` jobs; see :func:`sluice.protocol.ops.claim`."""
+        call = ops.claim(worker_id, count, lease_s, start, suspects)
+        return self._note_claim(await self.run(call))
 
     async def extend(
         self, worker_id: str, leases: Iterable[tuple[str, str]], lease_s: float
     ) -> Extended:
         return await self.run(ops.extend(leases, lease_s))
 
-    async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
-        return await self.run(ops.finish(outcomes)) if outcomes else []
+    async def finish(
+        self, outcomes: Sequence[Outcome], starts: Sequence[tuple[str, str]] = ()
+    ) -> list[bool]:
+        """Record ``starts`` (id, token) then ``outcomes``; one flag per outcome."""
+        if not (outcomes or starts):
+            return []
+        return (await self.run(ops.finish(outcomes, starts)))[len(starts) :]
 
     async def reap(self, limit: int = 1000) -> int:
         return await self.run(ops.reap(limit))
@@ -146,14 +163,26 @@ class Protocol(_Base):
             script(call.script)(self.client, self._script_keys[call.script], self._args(call))
         )
 
-    def claim(self, worker_id: str, count: int, lease_s: float) -> list[Claimed]:
-        return self._note_claim(self.run(ops.claim(worker_id, count, lease_s)))
+    def claim(
+        self,
+        worker_id: str,
+        count: int,
+        lease_s: float,
+        start: int | None = None,
+        suspects: bool = True,
+    ) -> list[Claimed]:
+        call = ops.claim(worker_id, count, lease_s, start, suspects)
+        return self._note_claim(self.run(call))
 
     def extend(self, worker_id: str, leases: Iterable[tuple[str, str]], lease_s: float) -> Extended:
         return self.run(ops.extend(leases, lease_s))
 
-    def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
-        return self.run(ops.finish(outcomes)) if outcomes else []
+    def finish(
+        self, outcomes: Sequence[Outcome], starts: Sequence[tuple[str, str]] = ()
+    ) -> list[bool]:
+        if not (outcomes or starts):
+            return []
+        return self.run(ops.finish(outcomes, starts))[len(starts) :]
 
     def reap(self, limit: int = 1000) -> int:
         return self.run(ops.reap(limit))

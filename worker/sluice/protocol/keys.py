@@ -78,6 +78,15 @@ class F:
     MAX_ATTEMPTS = "m"  # only when the enqueue overrode the queue's default
     TIMEOUT = "o"  # seconds; only when overridden
     TOKEN = "k"  # noqa: S105  (a field name, not a secret): fencing token, bumped by every claim
+    # The started marker: the token of the claim whose attempt has begun. A claim marks
+    # the jobs it hands over to run at once; a worker marks a job it held back (prefetch)
+    # when it starts it. Only a marked job is charged an attempt or suspected when its
+    # lease expires; an unmarked one goes back to the queue as if never claimed.
+    RUN = "r"
+    # 1 once a lease of this job expired (its worker died or stalled while holding it).
+    # A worker runs at most one suspect at a time, and starts it marked at once, so a job
+    # that kills its worker is charged for every crash and its neighbours are not.
+    SUSPECT = "z"
     STARTED = "b"  # ms, last claim
     FINISHED = "f"  # ms
     WORKER = "w"

@@ -8,8 +8,9 @@ from typing import Literal
 from sluice.stats import Priority
 
 OutcomeKind = Literal["done", "retry", "fail", "release"]
-# How the finish script receives each kind (the Lua scripts read them as KIND.done etc.).
+# How the finish script receives each kind, and a start (the Lua scripts say KIND.done etc.).
 OUTCOME_CODES: dict[OutcomeKind, str] = {"done": "d", "retry": "r", "fail": "f", "release": "l"}
+START_CODE = "s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,10 @@ class Claimed:
     token: str  # fencing token: extend/finish/progress must present it
     enqueued_at: float  # Redis time, seconds since the epoch
     wait_s: float  # from claimable (enqueue, due time, reap) to this claim
+    # Marked started by the claim (its attempt charged): the worker runs it at once. If
+    # False the worker holds it back and marks it (``finish(starts=...)``) when it runs it.
+    started: bool = True
+    suspect: bool = False  # a lease of it expired before: run at most one at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,7 @@ class ClaimResult:
     jobs: list[Claimed]
     now: float  # Redis time of the claim
     next_due: float | None  # Redis time the earliest delayed job falls due
+    passed: int = 0  # suspects left in line because this claim could not take them
 
 
 @dataclass(frozen=True, slots=True)

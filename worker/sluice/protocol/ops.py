@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 from sluice.errors import QueueFull
 from sluice.protocol.messages import (
     OUTCOME_CODES,
+    START_CODE,
     Claimed,
     ClaimResult,
     Extended,
@@ -103,17 +104,29 @@ def _claimed(f: list[Any]) -> Claimed:
         token=text(str(f[6])),
         enqueued_at=int(f[7]) / 1000,
         wait_s=int(f[8]) / 1000,
+        started=int(f[9]) == 1,
+        suspect=int(f[10]) == 1,
     )
 
 
 def _claim_result(reply: list[Any]) -> ClaimResult:
-    jobs = [_claimed(reply[i : i + 9]) for i in range(2, len(reply), 9)]
+    jobs = [_claimed(reply[i : i + 11]) for i in range(3, len(reply), 11)]
     due = int(reply[1])
-    return ClaimResult(jobs, int(reply[0]) / 1000, due / 1000 if due >= 0 else None)
+    return ClaimResult(
+        jobs, int(reply[0]) / 1000, due / 1000 if due >= 0 else None, passed=int(reply[2])
+    )
 
 
-def claim(worker_id: str, count: int, lease_s: float) -> Call[ClaimResult]:
-    return Call("claim", [worker_id, count, _ms(lease_s)], _claim_result)
+def claim(
+    worker_id: str, count: int, lease_s: float, start: int | None = None, suspects: bool = True
+) -> Call[ClaimResult]:
+    """Lease up to ``count`` jobs, the first ``start`` (default all) marked started.
+
+    ``suspects``: whether one job whose lease expired before may be among the started.
+    """
+    start = count if start is None else max(0, min(start, count))
+    args: list[Arg] = [worker_id, count, _ms(lease_s), start, int(suspects)]
+    return Call("claim", args, _claim_result)
 
 
 def _extended(reply: list[Any]) -> Extended:
@@ -133,14 +146,18 @@ def _stored_result(result: bytes | None) -> bytes:
     return b"" if result is None or result == b"null" else result
 
 
-def finish(outcomes: Sequence[Outcome]) -> Call[list[bool]]:
+def finish(
+    outcomes: Sequence[Outcome], starts: Sequence[tuple[str, str]] = ()
+) -> Call[list[bool]]:
     """One JSON argument describes the batch; results (opaque bytes) follow as their own.
 
     A batch of 50 would otherwise be 400 arguments, and packing them is most of a
-    worker's client-side cost per job.
+    worker's client-side cost per job. ``starts`` are (id, token) of held-back jobs the
+    worker has started since its last call; they go first, before any outcome of theirs.
+    The reply has one flag per start, then one per outcome.
     """
     results: list[Arg] = []
-    headers = []
+    headers: list[list[Any]] = [[job_id, token, START_CODE] for job_id, token in starts]
     for o in outcomes:
         result = _stored_result(o.result)
         if result:

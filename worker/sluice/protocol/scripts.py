@@ -34,7 +34,7 @@ from redis.exceptions import NoScriptError
 from sluice import limits
 from sluice.job_settings import JobSettings
 from sluice.protocol.keys import HISTOGRAMS, KEY_NAMES, STATES, job_fields
-from sluice.protocol.messages import OUTCOME_CODES
+from sluice.protocol.messages import OUTCOME_CODES, START_CODE
 from sluice.stats import BUCKETS
 
 SyncClient = redis.Redis | redis.cluster.RedisCluster
@@ -83,7 +83,7 @@ def names() -> dict[str, dict[str, str]]:
     return {
         "F": job_fields(),
         "STATE": {shown: stored for stored, shown in STATES.items()},
-        "KIND": {str(kind): code for kind, code in OUTCOME_CODES.items()},
+        "KIND": {**{str(kind): code for kind, code in OUTCOME_CODES.items()}, "start": START_CODE},
         "HIST": dict(HISTOGRAMS),
     }
 

@@ -9,6 +9,14 @@ An outcome stays in memory until Redis accepted the call: during an outage the
 flusher retries with backoff, and the heartbeat keeps extending the leases of
 these jobs (:meth:`Finisher.leases`), so a worker that rides out an outage
 loses nothing and reruns nothing.
+
+The same calls carry the started markers of jobs the worker had held back
+(prefetch) and has now started (:meth:`Finisher.start`): a marker rides with the
+outcomes of the jobs that freed the slots, so it costs no round trip of its own
+under load, and it always goes before the outcome of its own job. Until it lands
+a crash returns the job uncharged; the reap then makes it a suspect, which the
+next claim hands out only marked, so a job that kills its worker is still
+charged for every crash after the first.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ class Finisher:
         self._on_refused = on_refused
         self._pending: list[Outcome] = []
         self._sending: list[Outcome] = []
+        self._starts: list[tuple[str, str]] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -46,31 +55,39 @@ class Finisher:
         self._idle.clear()
         self._wake.set()
 
+    def start(self, job_id: str, token: str) -> None:
+        """Mark a held-back job started (its attempt is charged from then on)."""
+        self._starts.append((job_id, token))
+        self._idle.clear()
+        self._wake.set()
+
     def leases(self) -> Iterator[tuple[str, str]]:
         """(id, token) of every outcome not yet recorded: their leases must be kept."""
         for o in (*self._sending, *self._pending):
             yield o.id, o.token
 
     def __len__(self) -> int:
-        return len(self._pending) + len(self._sending)
+        return len(self._pending) + len(self._sending) + len(self._starts)
 
     async def run(self) -> None:
         backoff = Backoff()
-        while not (self._closing and not self._pending):
-            if not self._pending:
+        while not (self._closing and not self._pending and not self._starts):
+            if not (self._pending or self._starts):
                 self._idle.set()
                 await self._wake.wait()
                 self._wake.clear()
                 continue
             self._sending = self._pending[:MAX_BATCH]
             del self._pending[:MAX_BATCH]
-            await self._send(backoff)
+            starts, self._starts = self._starts, []
+            await self._send(backoff, starts)
         self._idle.set()
 
-    async def _send(self, backoff: Backoff) -> None:
+    async def _send(self, backoff: Backoff, starts: list[tuple[str, str]]) -> None:
         while True:
             try:
-                accepted = await self._protocol.finish(self._sending)
+                # Starts are idempotent and outcomes fenced: a resent call changes nothing twice.
+                accepted = await self._protocol.finish(self._sending, starts)
             except TRANSIENT as exc:
                 delay = backoff.next()
                 log.warning(

@@ -247,7 +247,8 @@ class Worker:
                 continue
             self._recovered(backoff)
             for job in jobs:
-                if len(self._running) < self.settings.concurrency:
+                # A job the claim marked started has a free slot: the claim took no more.
+                if job.started or len(self._running) < self.settings.concurrency:
                     self._start(job)
                 else:
                     self._prefetch.push(job)
@@ -258,8 +259,15 @@ class Worker:
     async def _claim(self, count: int) -> list[Claimed]:
         self._job_settings = await self._protocol.settings()
         started = time.perf_counter()
+        # The jobs for free slots are marked started in the claim itself; the rest wait in
+        # the prefetch buffer, uncharged, until they start (see _start).
+        free = self.settings.concurrency - len(self._running) - len(self._prefetch)
         jobs = await self._protocol.claim(
-            self.settings.worker_id, count, self._job_settings.lease_s
+            self.settings.worker_id,
+            count,
+            self._job_settings.lease_s,
+            start=max(0, free),
+            suspects=not self._holds_suspect(),
         )
         self.metrics.claim_latency.observe(time.perf_counter() - started)
         return jobs
@@ -269,10 +277,20 @@ class Worker:
         if self._room() <= 0 and not self._stop.is_set():
             await self._slot_freed.wait()
 
+    def _holds_suspect(self) -> bool:
+        return any(r.job.suspect for r in self._running.values())
+
     async def _wait_for_work(self) -> None:
         if self._stop.is_set():
             return  # the stop request came during the claim: there is no waiter to cancel
         timeout = min(MAX_IDLE_WAIT_S, self._job_settings.lease_s / 2)
+        if self._protocol.suspects_passed and self._holds_suspect():
+            # Only suspects wait, and this worker runs one: the wake tokens are for the
+            # others. Claim again once a job of ours ends.
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), timeout)
+            return
         self._idle_waiter = asyncio.ensure_future(self._protocol.wait_for_work(timeout))
         try:
             await self._idle_waiter
@@ -331,6 +349,8 @@ class Worker:
             enqueued_at=job.enqueued_at,
             sink=self._progress_sink,
         )
+        if not job.started:  # held back by the claim: its attempt begins now
+            self._finisher.start(job.id, job.token)
         isolated = not task.is_async and self._children is not None
         r = self._running[job.id] = Running(job, ctx, task.is_async or isolated)
         r.started = time.perf_counter()

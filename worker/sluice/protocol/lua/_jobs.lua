@@ -55,26 +55,37 @@ local function make_dead(id, key, reason, err, now, cfg)
   end
 end
 
--- Expired leases: the worker died or stalled. Back to the front of the line, or
--- dead-lettered once the job has used its attempts (a poison job that kills workers).
+-- Expired leases: the worker died or stalled. Every such job becomes a suspect and goes
+-- back to the front of the line. Only a started one (marked: F.run is its claim's token)
+-- was running, so only it has used an attempt ('retried' counts its re-run), and once it
+-- has used them all it is dead-lettered (a poison job that kills workers). One the worker
+-- held but had not started loses nothing.
 local function reap(now, cfg, limit)
   local ids = redis.call('ZRANGEBYSCORE', LEASES, '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(ids) do
     redis.call('ZREM', LEASES, id)
     local key = jobkey(id)
-    local state, attempts, max_attempts, cancel, worker = unpack(
-      redis.call('HMGET', key, F.state, F.attempts, F.max_attempts, F.cancel, F.worker))
+    local state, attempts, max_attempts, cancel, worker, token, run = unpack(redis.call('HMGET',
+      key, F.state, F.attempts, F.max_attempts, F.cancel, F.worker, F.token, F.run))
     if state == STATE.active then
       emit('lease_expired', id, 'worker', worker or '', 'attempt', attempts or 0)
+      local started = run and run == token
       if cancel then
         make_finished(id, key, STATE.cancelled, now, cfg)
         count('cancelled')
-      elseif (tonumber(attempts) or 0) >= (tonumber(max_attempts) or cfg.max_attempts) then
+      elseif started and
+          (tonumber(attempts) or 0) >= (tonumber(max_attempts) or cfg.max_attempts) then
         make_dead(id, key, 'lease_expired', 'lease expired: the worker stopped or stalled', now, cfg)
       else
+        redis.call('HSET', key, F.suspect, 1)
         make_ready(id, key, true, now)
-        emit('retried', id, 'attempt', attempts or 0, 'delay_ms', 0, 'error', 'lease expired')
-        count('retried')
+        if started then
+          emit('retried', id, 'attempt', attempts or 0, 'delay_ms', 0, 'error', 'lease expired')
+          count('retried')
+        else
+          emit('released', id)
+          count('returned')
+        end
       end
     end
   end

@@ -4,44 +4,77 @@
 -- KEYS: ready delayed leases dead stats config wake events
 -- uses: jobs
 -- ARGV[1]: the key prefix (see _lib.lua)
--- ARGV[2]: worker id, ARGV[3]: max jobs, ARGV[4]: lease ms
--- Returns {now_ms, next_due_ms or -1, then 9 fields per job:
---   id, task, payload, attempt, max_attempts, timeout_ms, token, enqueued_ms, wait_ms}
+-- ARGV[2]: worker id, ARGV[3]: max jobs, ARGV[4]: lease ms,
+-- ARGV[5]: how many of them the worker starts at once (free slots): those are marked
+--   started (F.run) and charged an attempt here; the rest it holds back (prefetch) and
+--   marks through finish when it starts them,
+-- ARGV[6]: 1 if the worker may take a suspect (it runs none), else 0
+-- A suspect (F.suspect: a lease of it expired) is handed out only to start at once, and
+-- at most one per claim; one this claim may not take stays where it was in line.
+-- Returns {now_ms, next_due_ms or -1, suspects passed over, then 11 fields per job:
+--   id, task, payload, attempt, max_attempts, timeout_ms, token, enqueued_ms, wait_ms,
+--   1 if marked started here else 0, 1 if a suspect else 0}
 local worker, want, lease = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local start, suspect_ok = tonumber(ARGV[5]), ARGV[6] == '1'
 local now = now_ms()
 local cfg = config()
 reap(now, cfg, 100)
 local promoted = promote(now, 1000)
 
-local out = {now, -1}
+local out = {now, -1, 0}
 local leased = {}
+local handed = 0
+
+local function hand_out(id, key, task, token, attempts, max_attempts, timeout_s, enqueued,
+                        ready_since, suspect)
+  token = (tonumber(token) or 0) + 1
+  local attempt = (tonumber(attempts) or 0) + 1
+  local run = handed < start
+  if run then
+    redis.call('HSET', key, F.state, STATE.active, F.attempts, attempt, F.run, token,
+      F.started, now, F.worker, worker, F.token, token)
+    emit('started', id, 'worker', worker, 'attempt', attempt)
+  else
+    redis.call('HSET', key, F.state, STATE.active, F.started, now, F.worker, worker,
+      F.token, token)
+  end
+  local payload = redis.call('GET', paykey(id)) or ''
+  local wait = math.max(0, now - tonumber(ready_since or enqueued))
+  observe(HIST.wait, wait / 1000)
+  local timeout_ms = math.floor((tonumber(timeout_s) or cfg.timeout_s) * 1000)
+  local n = #out
+  out[n + 1], out[n + 2], out[n + 3] = id, task, payload
+  out[n + 4], out[n + 5], out[n + 6] = attempt, tonumber(max_attempts) or cfg.max_attempts,
+    timeout_ms
+  out[n + 7], out[n + 8], out[n + 9] = token, tonumber(enqueued), wait
+  out[n + 10], out[n + 11] = run and 1 or 0, suspect and 1 or 0
+  table.insert(leased, now + lease)
+  table.insert(leased, id)
+  handed = handed + 1
+end
+
 for p = 1, 4 do
   if want <= 0 then break end
   local ids = redis.call('RPOP', READY[p], want)
+  local passed = {}
   for _, id in ipairs(ids or {}) do
     local key = jobkey(id)
-    local task, token, attempts, max_attempts, timeout_s, enqueued, ready_since = unpack(
-      redis.call('HMGET', key, F.task, F.token, F.attempts, F.max_attempts, F.timeout,
-        F.enqueued, F.ready_since))
-    if task then
-      token = (tonumber(token) or 0) + 1
-      local attempt = (tonumber(attempts) or 0) + 1
-      redis.call('HSET', key, F.state, STATE.active, F.attempts, attempt, F.started, now,
-        F.worker, worker, F.token, token)
-      emit('started', id, 'worker', worker, 'attempt', attempt)
-      local payload = redis.call('GET', paykey(id)) or ''
-      local wait = math.max(0, now - tonumber(ready_since or enqueued))
-      observe(HIST.wait, wait / 1000)
-      local timeout_ms = math.floor((tonumber(timeout_s) or cfg.timeout_s) * 1000)
-      local n = #out
-      out[n + 1], out[n + 2], out[n + 3] = id, task, payload
-      out[n + 4], out[n + 5], out[n + 6] = attempt, tonumber(max_attempts) or cfg.max_attempts,
-        timeout_ms
-      out[n + 7], out[n + 8], out[n + 9] = token, tonumber(enqueued), wait
-      table.insert(leased, now + lease)
-      table.insert(leased, id)
+    local task, token, attempts, max_attempts, timeout_s, enqueued, ready_since, suspect =
+      unpack(redis.call('HMGET', key, F.task, F.token, F.attempts, F.max_attempts, F.timeout,
+        F.enqueued, F.ready_since, F.suspect))
+    if task and suspect and not (suspect_ok and handed < start) then
+      table.insert(passed, 1, id)
+    elseif task then
+      if suspect then suspect_ok = false end
+      hand_out(id, key, task, token, attempts, max_attempts, timeout_s, enqueued, ready_since,
+        suspect)
       want = want - 1
     end
+  end
+  if #passed > 0 then
+    -- Back to the front, in their order: they keep their place for the next claim.
+    each_chunk(passed, 1000, function(...) redis.call('RPUSH', READY[p], ...) end)
+    out[3] = out[3] + #passed
   end
 end
 

@@ -1,15 +1,18 @@
--- finish: record the outcome of leased jobs, fenced by the claim's token.
--- A worker whose lease was lost (reaped, job cancelled and reclaimed) is refused.
+-- finish: record what became of leased jobs, fenced by the claim's token: the jobs a
+-- worker started that it had held back (the started marker, see claim.lua) and the
+-- outcomes of attempts. A worker whose lease was lost (reaped, job cancelled and
+-- reclaimed) is refused.
 -- KEYS: ready delayed leases dead stats config wake events
 -- uses: jobs
 -- ARGV[1]: the key prefix (see _lib.lua)
--- ARGV[2]: JSON array, one entry per outcome:
+-- ARGV[2]: JSON array, one entry per start or outcome, in the order they happened:
+--   [id, token, KIND.start]: the attempt has begun; it is charged now (idempotent)
 --   [id, token, kind, delay_ms, service_s, reason, error, result_ref]
 --   kind: KIND.done, KIND.retry (dead-letters once attempts are used), KIND.fail
---   (dead-letter now), KIND.release (back to the front, no attempt charged)
+--   (dead-letter now), KIND.release (back to the front, its attempt not charged)
 --   result_ref: 0 = no result, else the result is ARGV[2 + result_ref]
 -- A job whose cancel was requested ends 'cancelled' whatever the kind; its result is dropped.
--- Returns one 1 (accepted) or 0 (refused) per outcome.
+-- Returns one 1 (accepted) or 0 (refused) per entry.
 local outcomes = cjson.decode(ARGV[2])
 local now = now_ms()
 local cfg = config()
@@ -31,34 +34,54 @@ local function retry(id, key, attempts, max_attempts, err, reason, delay_ms)
   end
 end
 
+-- Mark a held-back job started: from now on its lease expiring charges it an attempt.
+local function started(id, key, token)
+  local held, state, run, attempts, worker =
+    unpack(redis.call('HMGET', key, F.token, F.state, F.run, F.attempts, F.worker))
+  if held ~= token or state ~= STATE.active then return 0 end
+  if run ~= token then  -- a resent call marks once
+    local attempt = (tonumber(attempts) or 0) + 1
+    redis.call('HSET', key, F.attempts, attempt, F.run, token)
+    emit('started', id, 'worker', worker, 'attempt', attempt)
+  end
+  return 1
+end
+
+-- Record one attempt's outcome; 1 accepted, 0 refused (not this holder's lease).
+local function settle(id, key, token, kind, delay_ms, service_s, reason, err, result_ref)
+  local held, cancel, attempts, max_attempts, run =
+    unpack(redis.call('HMGET', key, F.token, F.cancel, F.attempts, F.max_attempts, F.run))
+  if held ~= token or redis.call('ZREM', LEASES, id) == 0 then return 0 end
+  if kind ~= KIND.release then observe(HIST.service, service_s) end
+  if cancel then
+    make_finished(id, key, STATE.cancelled, now, cfg)
+    count('cancelled')
+  elseif kind == KIND.done then
+    if result_ref > 0 then
+      redis.call('SET', reskey(id), ARGV[2 + result_ref], 'EX', cfg.result_ttl_s)
+    end
+    make_finished(id, key, STATE.completed, now, cfg)
+    count('completed')
+  elseif kind == KIND.release then
+    if run == token then redis.call('HINCRBY', key, F.attempts, -1) end
+    make_ready(id, key, true, now)
+    emit('released', id)
+  elseif kind == KIND.fail then
+    count('failed')
+    make_dead(id, key, reason ~= '' and reason or 'failed', err, now, cfg)
+  else
+    retry(id, key, attempts, max_attempts, err, reason, delay_ms)
+  end
+  return 1
+end
+
 for i, o in ipairs(outcomes) do
   local id, token, kind, delay_ms, service_s, reason, err, result_ref = unpack(o)
   local key = jobkey(id)
-  local held, cancel, attempts, max_attempts =
-    unpack(redis.call('HMGET', key, F.token, F.cancel, F.attempts, F.max_attempts))
-  out[i] = 0
-  if held == token and redis.call('ZREM', LEASES, id) == 1 then
-    out[i] = 1
-    if kind ~= KIND.release then observe(HIST.service, service_s) end
-    if cancel then
-      make_finished(id, key, STATE.cancelled, now, cfg)
-      count('cancelled')
-    elseif kind == KIND.done then
-      if result_ref > 0 then
-        redis.call('SET', reskey(id), ARGV[2 + result_ref], 'EX', cfg.result_ttl_s)
-      end
-      make_finished(id, key, STATE.completed, now, cfg)
-      count('completed')
-    elseif kind == KIND.release then
-      redis.call('HINCRBY', key, F.attempts, -1)
-      make_ready(id, key, true, now)
-      emit('released', id)
-    elseif kind == KIND.fail then
-      count('failed')
-      make_dead(id, key, reason ~= '' and reason or 'failed', err, now, cfg)
-    else
-      retry(id, key, attempts, max_attempts, err, reason, delay_ms)
-    end
+  if kind == KIND.start then
+    out[i] = started(id, key, token)
+  else
+    out[i] = settle(id, key, token, kind, delay_ms, service_s, reason, err, result_ref)
   end
 end
 flush()

@@ -17,7 +17,7 @@ for _, id in ipairs(ids) do
   local key = jobkey(id)
   if redis.call('ZREM', DEAD, id) == 1 and redis.call('EXISTS', key) == 1 then
     redis.call('HSET', key, F.attempts, 0)
-    redis.call('HDEL', key, F.dead_reason, F.error, F.finished, F.cancel)
+    redis.call('HDEL', key, F.dead_reason, F.error, F.finished, F.cancel, F.suspect)
     make_ready(id, key, false, now)
     emit('requeued', id)
     n = n + 1
