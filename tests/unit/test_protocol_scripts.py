@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from importlib import resources
 
 import pytest
 
@@ -72,7 +73,9 @@ def test_a_script_without_keys_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
 
 def lua_sources() -> dict[str, str]:
     """Every Lua file, comments stripped."""
-    files = [*scripts.NAMES, "_lib", "_jobs"]
+    lua = resources.files("sluice.protocol").joinpath("lua")
+    files = sorted(f.name.removesuffix(".lua") for f in lua.iterdir() if f.name.endswith(".lua"))
+    assert {*scripts.NAMES, "_lib", "_jobs"} <= set(files)
     return {n: re.sub(r"--[^\n]*", "", scripts._read(n)) for n in files}
 
 
