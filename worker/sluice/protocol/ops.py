@@ -146,9 +146,7 @@ def _stored_result(result: bytes | None) -> bytes:
     return b"" if result is None or result == b"null" else result
 
 
-def finish(
-    outcomes: Sequence[Outcome], starts: Sequence[tuple[str, str]] = ()
-) -> Call[list[bool]]:
+def finish(outcomes: Sequence[Outcome], starts: Sequence[tuple[str, str]] = ()) -> Call[list[bool]]:
     """One JSON argument describes the batch; results (opaque bytes) follow as their own.
 
     A batch of 50 would otherwise be 400 arguments, and packing them is most of a
