@@ -157,6 +157,7 @@ def worker_env(
         "SLUICE_ISOLATION": w.isolation,
         "SLUICE_SHUTDOWN_GRACE_SECONDS": str(_worker_grace(manifest)),
         "SLUICE_METRICS_PORT": "0",  # many replicas on one host: no fixed port to share
+        **w.recycling_env(),
     }
     if manifest.spec.redis.cluster:
         env["SLUICE_REDIS_CLUSTER"] = "true"

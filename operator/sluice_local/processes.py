@@ -6,7 +6,8 @@ What a Deployment and the kubelet do for pods, :meth:`ProcessActuator.supervise`
 does for processes, called a few times a second between ticks:
 
 - a child that exits without being asked is replaced (after a growing pause
-  when it keeps dying young, so a broken tasks module does not spin);
+  when it keeps dying young, so a broken tasks module does not spin); one that
+  exits 0 by itself finished on purpose (``--max-jobs``) and is replaced at once;
 - a scale-down stops the idle workers first, judged by the busy slots the
   workers report in their heartbeats (which carry ``local-<n>``, the id this
   module gives each child), with SIGTERM so they drain; one that outlives the
@@ -171,7 +172,7 @@ class ProcessActuator:
                     continue
                 del table[cid]
                 self._exits.append(WorkerExit(cid, code, expected, self._last_line(cid)))
-                if not expected:
+                if not expected and code != 0:  # 0: recycled (--max-jobs), not a crash
                     self._count_crash(now, child)
 
     def _count_crash(self, now: float, child: Child) -> None:

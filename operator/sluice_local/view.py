@@ -53,8 +53,13 @@ def count(value: int | None) -> str:
 
 
 def exit_line(ex: WorkerExit) -> str:
-    how = "stopped" if ex.expected else "died, replacing it"
-    tail = f": {ex.last_line}" if ex.last_line and not ex.expected else ""
+    if ex.expected:
+        how = "stopped"
+    elif ex.code == 0:
+        how = "finished its jobs (max jobs), replacing it"
+    else:
+        how = "died, replacing it"
+    tail = f": {ex.last_line}" if ex.last_line and not ex.expected and ex.code else ""
     return f"worker {ex.id} exited with code {ex.code} ({how}){tail}"
 
 

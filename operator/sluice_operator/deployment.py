@@ -182,6 +182,7 @@ def _env(name: str, spec: JobQueueSpec) -> list[Manifest]:
         _value("SLUICE_METRICS_PORT", str(worker.metrics_port)),
         _value("SLUICE_SHUTDOWN_GRACE_SECONDS", str(drain)),
         _value("SLUICE_LOG_FORMAT", "json"),
+        *(_value(k, v) for k, v in worker.recycling_env().items()),
     ]
     return env + _redis_env(spec)
 

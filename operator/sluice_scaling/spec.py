@@ -135,8 +135,21 @@ class RedisSpec(_Model):
         return self
 
 
+_CHILD_LIMITS = "maxJobsPerChild and maxChildMemoryMb need isolation: process"
+
+
 class WorkerSpec(_Model):
     """The worker Deployment's pods."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel(
+            (
+                "self.isolation == 'process' || (!has(self.maxJobsPerChild)"
+                " && !has(self.maxChildMemoryMb))",
+                _CHILD_LIMITS,
+            )
+        )
+    )
 
     image: str = Field(min_length=1)
     """Worker image: an application image built FROM the Sluice worker image, with the task
@@ -163,6 +176,30 @@ class WorkerSpec(_Model):
     jobs.timeoutSeconds."""
     metrics_port: int = Field(default=9090, ge=1024, le=65535)
     """Port of the worker's /metrics, /healthz and /readyz endpoints."""
+    max_jobs: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    """Recycle workers: a worker exits (code 0) once it has run this many jobs, all finished,
+    and Kubernetes starts a fresh one. For tasks that leak memory or file handles."""
+    max_jobs_per_child: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    """With isolation process: replace a job child after this many jobs."""
+    max_child_memory_mb: int | None = Field(default=None, ge=1, le=1_048_576)
+    """With isolation process: replace a job child whose peak resident memory passed this many
+    MB after a job."""
+
+    @model_validator(mode="after")
+    def _child_limits(self) -> WorkerSpec:
+        child = self.max_jobs_per_child is not None or self.max_child_memory_mb is not None
+        if child and self.isolation != "process":
+            raise ValueError(_CHILD_LIMITS)
+        return self
+
+    def recycling_env(self) -> dict[str, str]:
+        """The SLUICE_* variables of the recycling limits that are set (pods and sluice up)."""
+        limits = {
+            "SLUICE_MAX_JOBS": self.max_jobs,
+            "SLUICE_MAX_JOBS_PER_CHILD": self.max_jobs_per_child,
+            "SLUICE_MAX_CHILD_MEMORY_MB": self.max_child_memory_mb,
+        }
+        return {name: str(value) for name, value in limits.items() if value is not None}
 
 
 class BackoffSpec(_Model):

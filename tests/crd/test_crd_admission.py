@@ -115,6 +115,12 @@ INVALID = [
     pytest.param({"schedules": [{**CRON, "catchUp": "All"}]}, SCHEMA, id="catch-up-enum"),
     pytest.param({"schedules": [{**CRON, "name": "Nightly"}]}, SCHEMA, id="schedule-name-case"),
     pytest.param({"schedules": [{**CRON, "task": ""}]}, SCHEMA, id="schedule-empty-task"),
+    pytest.param(
+        {"worker.maxChildMemoryMb": 512},
+        "maxJobsPerChild and maxChildMemoryMb need",
+        id="child-memory-with-threads",
+    ),
+    pytest.param({"worker.maxJobs": 0}, SCHEMA, id="max-jobs-zero"),
 ]
 
 VALID = [

@@ -192,3 +192,19 @@ def test_a_worker_that_ran_a_while_is_replaced_at_once(tmp_path: Path) -> None:
         assert act.running == ("local-2",)  # no pause: this was no crash loop
     finally:
         act.kill_all()
+
+
+RECYCLED = "import sys; print('ran my jobs', flush=True); sys.exit(0)"
+
+
+def test_a_worker_that_exits_zero_by_itself_is_replaced_without_a_pause(
+    make: Callable[..., ProcessActuator],
+) -> None:
+    """`sluice worker --max-jobs` exits 0 young and often: a recycle, not a crash loop."""
+    act = make(RECYCLED)
+    act.scale(1, ())
+    wait_for(lambda: len(act._exits) >= 4, act)
+    exits = act.take_exits()
+    assert {e.code for e in exits} == {0}
+    assert act._crashes.count == 0  # no pause grows
+    assert act._seq >= 5

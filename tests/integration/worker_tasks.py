@@ -69,3 +69,15 @@ def steps(ctx: JobContext) -> str:
     ctx.progress(50, "half way")
     time.sleep(float((ctx.payload or {}).get("sleep", 0.5)))
     return "done"
+
+
+_ballast: list[bytes] = []
+
+
+@tasks.task("grow")
+def grow(ctx: JobContext) -> int:
+    """Keeps ``payload["mb"]`` MB alive in its process (a leak), then reports its pid."""
+    mb = int((ctx.payload or {}).get("mb", 0))
+    if mb:
+        _ballast.append(os.urandom(mb * 1024 * 1024))
+    return os.getpid()

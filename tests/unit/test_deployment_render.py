@@ -60,6 +60,17 @@ def test_worker_command_env_and_downward_api() -> None:
     assert container["command"] + container["args"] == ["sluice", "worker"]
 
 
+def test_recycling_limits_become_worker_variables() -> None:
+    env = env_of(render(spec()))
+    assert not any(n.startswith("SLUICE_MAX_") for n in env)
+    limits = {"isolation": "process", "maxJobs": 500, "maxJobsPerChild": 50,
+              "maxChildMemoryMb": 512}  # fmt: skip
+    env = env_of(render(spec(worker=limits)))
+    assert env["SLUICE_MAX_JOBS"]["value"] == "500"
+    assert env["SLUICE_MAX_JOBS_PER_CHILD"]["value"] == "50"
+    assert env["SLUICE_MAX_CHILD_MEMORY_MB"]["value"] == "512"
+
+
 def test_credentials_only_by_secret_reference() -> None:
     redis = {"url": None, "urlSecretRef": {"name": "r", "key": "url"},
              "usernameSecretRef": {"name": "r", "key": "user"},

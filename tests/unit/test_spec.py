@@ -62,6 +62,9 @@ INVALID: list[tuple[str, str, Any, str, str]] = [
      "spec.schedules[0].timeZone", "unknown time zone 'Mars/Olympus'"),
     ("schedule-twice", "schedules", [CRON, CRON], "spec.schedules",
      "schedule names must be unique; repeated: nightly"),
+    ("child-limit-with-threads", "worker.maxJobsPerChild", 10, "spec.worker",
+     "need isolation: process"),
+    ("max-jobs-zero", "worker.maxJobs", 0, "spec.worker.maxJobs", "greater than or equal to 1"),
 ]  # fmt: skip
 
 

@@ -101,6 +101,10 @@ ENQUEUE_RETRY_S = Range(0, 10 * MINUTE, "seconds")
 CONCURRENCY = Range(1, 10_000, "jobs", integer=True)
 SHUTDOWN_GRACE_S = Range(0, DAY, "seconds")
 METRICS_PORT = Range(0, 65535, integer=True)
+# Recycling: a worker exits after this many jobs (its supervisor starts a fresh one), a
+# process-isolation child is replaced after this many, or once its peak RSS passed this.
+MAX_JOBS = Range(1, 1_000_000_000, "jobs", integer=True)
+MAX_CHILD_MEMORY_MB = Range(1, 1_048_576, "MB", integer=True)
 
 # --- tools: `sluice load`, `sluice dlq list`, `sluice up` ---------------------------
 LOAD_RATE = Range(0, 1_000_000, "jobs per second")

@@ -31,6 +31,21 @@ _FLAGS: dict[str, tuple[str, Any, str]] = {
         float,
         "on SIGTERM, time for in-flight jobs (default 25)",
     ),
+    "--max-jobs": (
+        "max_jobs",
+        int,
+        "exit (code 0) once this many jobs have run; the supervisor starts a fresh worker",
+    ),
+    "--max-jobs-per-child": (
+        "max_jobs_per_child",
+        int,
+        "with --isolation process: replace a child after this many jobs",
+    ),
+    "--max-child-memory": (
+        "max_child_memory_mb",
+        int,
+        "with --isolation process: replace a child whose peak RSS passed this many MB after a job",
+    ),
     "--metrics-port": ("metrics_port", int, "serve /metrics, /healthz, /readyz (0 = off)"),
     "--metrics-host": (
         "metrics_host",

@@ -11,14 +11,22 @@ The child imports the task registry by its ``pkg.module:attr`` reference,
 runs the handler and sends back a small tagged tuple; results are encoded to
 JSON in the child so nothing unpicklable crosses the pipe. Progress reports
 travel up the same pipe.
+
+Recycling, for tasks that leak: a child is replaced after ``max_jobs`` jobs,
+or after a job that left its peak resident memory above ``max_memory_mb``.
+The child reports its peak RSS (``getrusage``, as Celery's
+``worker_max_memory_per_child`` measures it) before each reply.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import multiprocessing
+import resource
 import signal
+import sys
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -34,6 +42,13 @@ from sluice.worker.timeouts import within
 # (task, id, payload, attempt, max_attempts, deadline, enqueued_at)
 Request = tuple[str, str, Any, int, int, float, float]
 ProgressFn = Callable[[float, str], None]
+log = logging.getLogger("sluice.worker")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size, in MB (ru_maxrss: KB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def child_main(conn: Connection, tasks_ref: str) -> None:
@@ -61,7 +76,9 @@ def child_main(conn: Connection, tasks_ref: str) -> None:
             enqueued_at=enqueued_at,
             sink=lambda _c, pct, msg: conn.send(("progress", pct, msg)),
         )
-        conn.send(_call(tasks.get(task), ctx))
+        reply = _call(tasks.get(task), ctx)
+        conn.send(("usage", peak_rss_mb()))
+        conn.send(reply)
 
 
 def _call(task: Any, ctx: JobContext) -> tuple[Any, ...]:
@@ -103,6 +120,8 @@ class Child:
         )
         self.proc.start()
         child_conn.close()
+        self.jobs = 0  # jobs this child has run
+        self.peak_rss_mb = 0.0  # as it reported after its last job
 
     async def ready(self) -> None:
         """Wait until the child has imported the tasks (not part of any job's time)."""
@@ -135,6 +154,8 @@ class Child:
             return
         if message[0] == "progress":
             progress(message[1], message[2])
+        elif message[0] == "usage":
+            self.peak_rss_mb = float(message[1])
         elif not reply.done():
             reply.set_result(message)
 
@@ -147,12 +168,32 @@ class Child:
 
 
 class ChildPool:
-    """Idle children reused across jobs; a child whose job was interrupted is killed."""
+    """Idle children reused across jobs; a child whose job was interrupted is killed, and
+    one that ran ``max_jobs`` jobs or grew past ``max_memory_mb`` is replaced."""
 
-    def __init__(self, tasks_ref: str) -> None:
+    def __init__(
+        self, tasks_ref: str, *, max_jobs: int | None = None, max_memory_mb: int | None = None
+    ) -> None:
         self._tasks_ref = tasks_ref
         self._context = multiprocessing.get_context("spawn")
         self._idle: list[Child] = []
+        self.max_jobs, self.max_memory_mb = max_jobs, max_memory_mb
+        self.recycled = 0  # children replaced by the limits above
+
+    def _done_with(self, child: Child) -> None:
+        """After a job: back to the idle children, or stopped when it reached a limit."""
+        child.jobs += 1
+        why = None
+        if self.max_jobs is not None and child.jobs >= self.max_jobs:
+            why = f"ran {child.jobs} jobs"
+        elif self.max_memory_mb is not None and child.peak_rss_mb > self.max_memory_mb:
+            why = f"peak RSS {child.peak_rss_mb:.0f} MB > {self.max_memory_mb} MB"
+        if why is None:
+            self._idle.append(child)
+            return
+        log.info("replacing job child %s: %s", child.proc.pid, why)
+        self.recycled += 1
+        child.kill()
 
     async def run(self, request: Request, progress: ProgressFn, timeout_s: float) -> bytes:
         """The encoded result of one job in a child; the timeout starts once the child is up."""
@@ -161,14 +202,14 @@ class ChildPool:
             result = await within(child.call(request, progress), timeout_s)
         except (Retry, Fail, RemoteError, BadResult):
             if child.proc.is_alive():
-                self._idle.append(child)
+                self._done_with(child)
             else:
                 child.kill()
             raise
         except BaseException:  # timeout, cancel, shutdown: stop the work now
             child.kill()
             raise
-        self._idle.append(child)
+        self._done_with(child)
         return result
 
     async def _start(self) -> Child:

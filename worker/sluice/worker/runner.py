@@ -112,6 +112,7 @@ class Worker:
         self._fatal: RedisRefused | None = None
         self._tick = time.monotonic()
         self.health_port: int | None = None
+        self.claimed = 0  # jobs claimed so far: --max-jobs counts them
 
     # --- lifecycle -------------------------------------------------------------
     async def run(self) -> None:
@@ -122,7 +123,11 @@ class Worker:
         self._protocol = AsyncProtocol(self._client, s.queue)
         self._finisher = Finisher(self._protocol, on_refused=self._refused)
         self._threads = DaemonThreads()
-        self._children = ChildPool(s.tasks) if s.isolation == "process" and s.tasks else None
+        self._children = (
+            ChildPool(s.tasks, max_jobs=s.max_jobs_per_child, max_memory_mb=s.max_child_memory_mb)
+            if s.isolation == "process" and s.tasks
+            else None
+        )
         health = self._start_health()
         background = [
             asyncio.create_task(self._heartbeat_loop()),
@@ -172,7 +177,30 @@ class Worker:
         )
         self.request_stop()
 
+    @property
+    def used_up(self) -> bool:
+        """True once ``max_jobs`` jobs were claimed: claim no more, finish them, exit 0."""
+        limit = self.settings.max_jobs
+        return limit is not None and self.claimed >= limit
+
+    async def _finish_last_jobs(self) -> None:
+        """After --max-jobs: let the last jobs finish unhurried (their own timeouts bound
+        them), unless a signal asks for the usual drain."""
+        while self._running or len(self._prefetch):
+            self._slot_freed.clear()
+            stop = asyncio.ensure_future(self._stop.wait())
+            freed = asyncio.ensure_future(self._slot_freed.wait())
+            await asyncio.wait([stop, freed], return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            freed.cancel()
+            if self._stop.is_set():
+                return
+
     async def _drain(self) -> None:
+        if self.used_up and not self._stop.is_set():
+            log.info("worker %s: %d jobs claimed (max jobs): finishing them, then exiting",
+                     self.settings.worker_id, self.claimed)  # fmt: skip
+            await self._finish_last_jobs()
         self._release_buffered()
         tasks = [r.task for r in self._running.values() if r.task is not None]
         if tasks:
@@ -233,7 +261,7 @@ class Worker:
     # --- claiming --------------------------------------------------------------
     async def _claim_loop(self) -> None:
         backoff = Backoff()
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self.used_up:
             room = self._room()
             if room <= 0:
                 await self._wait_for_slot()
@@ -262,6 +290,9 @@ class Worker:
         # The jobs for free slots are marked started in the claim itself; the rest wait in
         # the prefetch buffer, uncharged, until they start (see _start).
         free = self.settings.concurrency - len(self._running) - len(self._prefetch)
+        limit = self.settings.max_jobs
+        if limit is not None:
+            count = min(count, limit - self.claimed)
         jobs = await self._protocol.claim(
             self.settings.worker_id,
             count,
@@ -269,6 +300,7 @@ class Worker:
             start=max(0, free),
             suspects=not self._holds_suspect(),
         )
+        self.claimed += len(jobs)
         self.metrics.claim_latency.observe(time.perf_counter() - started)
         return jobs
 
@@ -537,6 +569,8 @@ class Worker:
     def _ready(self) -> tuple[bool, str]:
         if self._stop.is_set():
             return False, "draining"
+        if self.used_up:
+            return False, "max jobs reached: finishing, then exiting"
         ping = asyncio.run_coroutine_threadsafe(
             asyncio.wait_for(self._client.ping(), 1.0), self._loop
         )

@@ -14,7 +14,7 @@ import socket
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from sluice import limits
 from sluice.protocol.keys import check_queue_name
@@ -50,6 +50,14 @@ class WorkerSettings(BaseModel):
     # thread: sync handlers in threads (a timed-out one is abandoned, not stopped);
     # process: sync handlers in child processes that are killed on timeout.
     isolation: Literal["thread", "process"] = "thread"
+    # Recycling (a leak-prone task's remedy, as rq's --max-jobs and Celery's
+    # max_tasks_per_child): exit 0 after this many jobs, all finished; Kubernetes (or
+    # `sluice up`) starts a fresh worker. None: never.
+    max_jobs: int | None = limits.MAX_JOBS.field(None)
+    # With process isolation: replace a child after this many jobs, or after a job that
+    # left its peak RSS above this many MB. None: never.
+    max_jobs_per_child: int | None = limits.MAX_JOBS.field(None)
+    max_child_memory_mb: int | None = limits.MAX_CHILD_MEMORY_MB.field(None)
     # On SIGTERM: how long in-flight jobs may finish before they are handed back.
     shutdown_grace_seconds: float = limits.SHUTDOWN_GRACE_S.field(25.0)
     # /metrics, /healthz, /readyz; 0 = off.
@@ -64,6 +72,16 @@ class WorkerSettings(BaseModel):
     @classmethod
     def _queue_name(cls, value: str) -> str:
         return check_queue_name(value)
+
+    @model_validator(mode="after")
+    def _child_limits(self) -> WorkerSettings:
+        child = self.max_jobs_per_child is not None or self.max_child_memory_mb is not None
+        if child and self.isolation != "process":
+            raise ValueError(
+                "max_jobs_per_child and max_child_memory_mb need isolation 'process' "
+                "(threads cannot be replaced)"
+            )
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod
