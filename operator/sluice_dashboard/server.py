@@ -72,9 +72,10 @@ class DashboardServer:
         control: ScalingControl | None = None,
         client: Any = None,
         cluster: bool = False,
+        password: str | None = None,
     ) -> None:
         self._owned = client is None
-        self.client = client or connect(redis_url, async_=True, cluster=cluster)
+        self.client = client or connect(redis_url, async_=True, cluster=cluster, password=password)
         self.settings, self.host, self.port = settings, host, port
         self.hub = Hub(self.client, settings, decisions, control)
         self.app = make_app(self.hub, settings, host)

@@ -27,11 +27,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 import redis
 
 from sluice import Queue
+from sluice.cli.common import redis_options
 from sluice.connection import connect, redact
 from sluice.errors import SluiceError
 from sluice_dashboard.settings import LOOPBACK_HOSTS
@@ -42,7 +43,14 @@ from sluice_scaling.stats_reader import QueueReader, job_settings
 
 from . import up_command as up_flags
 from .dashboard import DashboardOptions, LocalDashboard
-from .embedded_redis import DataDirBusy, LocalRedis, choose_url, default_data_dir
+from .embedded_redis import (
+    PASSWORD_ENV,
+    PASSWORD_FILE,
+    DataDirBusy,
+    LocalRedis,
+    choose_url,
+    default_data_dir,
+)
 from .manifest import Manifest, ManifestError, load_manifest
 from .processes import ProcessActuator
 from .session import RunLimits, Session
@@ -144,9 +152,16 @@ def up(
 
 
 def worker_env(
-    manifest: Manifest, redis_url: str, base: Mapping[str, str] = os.environ
+    manifest: Manifest,
+    redis_url: str,
+    base: Mapping[str, str] = os.environ,
+    password: str | None = None,
 ) -> dict[str, str]:
-    """The worker processes' environment: ours, Sluice's settings, then ``spec.worker.env``."""
+    """The worker processes' environment: ours, Sluice's settings, then ``spec.worker.env``.
+
+    ``password`` is the embedded Redis's: it goes in the environment, not the URL, which
+    ``sluice worker`` logs (redacted) and ``ps`` would show.
+    """
     w = manifest.spec.worker
     env = {
         **base,
@@ -158,7 +173,11 @@ def worker_env(
         "SLUICE_SHUTDOWN_GRACE_SECONDS": str(_worker_grace(manifest)),
         "SLUICE_METRICS_PORT": "0",  # many replicas on one host: no fixed port to share
         **w.recycling_env(),
+        # A port set in spec.worker.env serves this machine only, not the network.
+        "SLUICE_METRICS_HOST": "127.0.0.1",
     }
+    if password is not None:
+        env["SLUICE_REDIS_PASSWORD"] = password
     if manifest.spec.redis.cluster:
         env["SLUICE_REDIS_CLUSTER"] = "true"
     # Like a pod spec, later entries win; valueFrom needs a cluster and is skipped.
@@ -177,7 +196,12 @@ def _serve(
     data_dir: Path,
     on_ready: Callable[[str], None] | None,
 ) -> int:
-    queue = Queue(manifest.queue, redis=connect(local.url, cluster=manifest.spec.redis.cluster))
+    # A given URL: credentials and TLS from SLUICE_REDIS_* as for every sluice command.
+    given: dict[str, Any] = (
+        redis_options() if local.source != "embedded" else {"password": local.password}
+    )
+    given["cluster"] = manifest.spec.redis.cluster
+    queue = Queue(manifest.queue, redis=connect(local.url, **given))
     try:
         queue.configure(job_settings(manifest.spec.jobs))
     except (redis.RedisError, SluiceError, OSError) as exc:
@@ -185,7 +209,7 @@ def _serve(
         return 3
     actuator = ProcessActuator(
         options.worker_argv,
-        worker_env(manifest, local.url),
+        worker_env(manifest, local.url, password=local.password),
         log_dir=_fresh_logs(data_dir / "logs"),
         grace_s=manifest.spec.worker.termination_grace_period_seconds,
     )
@@ -195,7 +219,9 @@ def _serve(
     view = make_view(options.output, f"{redact(local.url)}, {local.source}")
     view.message(_hello(manifest, local, data_dir))
     try:
-        board = _start_dashboard(options.dashboard, manifest, local.url, reconciler, view)
+        board = _start_dashboard(
+            options.dashboard, manifest, local.url, reconciler, view, password=local.password
+        )
     except OSError as exc:  # the port is taken, or the address is not ours
         print(f"error: --dashboard: cannot listen: {exc.strerror or exc}", file=sys.stderr)
         view.close()
@@ -222,12 +248,15 @@ def _start_dashboard(
     url: str,
     reconciler: Reconciler,
     view: View,
+    *,
+    password: str | None,
 ) -> LocalDashboard | None:
     if options is None:
         return None
     board = LocalDashboard(
-        options, url, reconciler, manifest.queue, cluster=manifest.spec.redis.cluster
-    )
+        options, url, reconciler, manifest.queue, cluster=manifest.spec.redis.cluster,
+        password=password,
+    )  # fmt: skip
     where = board.start()
     view.message(f"dashboard: {where.url}")
     return board
@@ -272,9 +301,12 @@ def make_view(output: Output, redis_label: str, out: TextIO = sys.stdout) -> Vie
 
 def _hello(manifest: Manifest, local: LocalRedis, data_dir: Path) -> str:
     url = redact(local.url)
+    secret = ""
+    if local.source == "embedded" and not os.environ.get(PASSWORD_ENV):
+        secret = f'{PASSWORD_ENV}="$(cat {data_dir / PASSWORD_FILE})" '
     return (
         f"queue {manifest.queue!r} on {url} ({local.source}); worker logs in {data_dir / 'logs'}\n"
-        f"enqueue: sluice load --redis-url {url} --queue {manifest.queue} --rate 20"
+        f"enqueue: {secret}sluice load --redis-url {url} --queue {manifest.queue} --rate 20"
     )
 
 

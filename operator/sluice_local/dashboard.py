@@ -49,7 +49,7 @@ class LocalDashboard:
 
     def __init__(
         self, options: DashboardOptions, redis_url: str, reconciler: Reconciler, queue: str,
-        *, cluster: bool = False,
+        *, cluster: bool = False, password: str | None = None,
     ) -> None:  # fmt: skip
         self.queue = queue
         self.decisions = DecisionLog()
@@ -62,7 +62,7 @@ class LocalDashboard:
         self._thread = DashboardThread(
             redis_url, settings, host=options.host, port=options.port,
             decisions=self.decisions, control=LocalScalingControl(reconciler, queue),
-            cluster=cluster,
+            cluster=cluster, password=password,
         )  # fmt: skip
 
     def start(self) -> Where:

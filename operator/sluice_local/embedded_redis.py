@@ -13,6 +13,13 @@ port, serving this directory) instead of started twice.
 
 The server runs in a session of its own, so a Ctrl-C at the terminal reaches
 ``sluice up`` alone: it drains the workers first and stops Redis last.
+
+Nothing in the data directory is for other users: the directory is 0700, the
+AOF, logs and config 0600 (the server runs with umask 077), and the server
+requires a password, ``SLUICE_REDIS_PASSWORD`` when set, else one generated on
+first use and kept in ``<data-dir>/password`` (0600) so a restart and the
+user's own ``sluice`` commands can find it. A loopback port is reachable by
+every local user; a password is what keeps them out of the queue.
 """
 
 from __future__ import annotations
@@ -20,8 +27,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -29,12 +38,14 @@ from typing import IO, Literal
 
 import redis
 
-from sluice_local.redis_server import RedisServer, RedisServerError, free_port
+from sluice_local.redis_server import RedisServer, RedisServerError, free_port, write_private
 
 from .processes import restart_pause
 
 PORT_FILE = "port"
 LOCK_FILE = "lock"
+PASSWORD_FILE = "password"  # noqa: S105  (a file name, not a secret)
+PASSWORD_ENV = "SLUICE_REDIS_PASSWORD"  # noqa: S105  (a variable name)
 Source = Literal["flag", "spec", "embedded"]
 
 
@@ -74,21 +85,54 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def serves_directory(port: int, directory: Path) -> bool:
+def make_private(directory: Path) -> None:
+    """``directory`` 0700 and everything in it the owner's alone (an older run's AOF too)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    for path in directory.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else 0o600)
+
+
+def embedded_password(
+    directory: Path, environ: Mapping[str, str] | os._Environ[str] = os.environ
+) -> str:
+    """``SLUICE_REDIS_PASSWORD``, else the one kept in the data directory (made on first use)."""
+    given = environ.get(PASSWORD_ENV)
+    if given:
+        return given
+    path = directory / PASSWORD_FILE
+    with contextlib.suppress(FileNotFoundError):
+        kept = path.read_text(encoding="utf-8").strip()
+        if kept:
+            return kept
+    password = secrets.token_urlsafe(24)
+    write_private(path, password + "\n")
+    return password
+
+
+def serves_directory(port: int, directory: Path, password: str | None = None) -> bool:
     """Whether a Redis on ``port`` keeps its files in ``directory`` (a server we left behind)."""
-    client = redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=2)
+    return _served(port, password)[0] == directory.resolve()
+
+
+def _served(port: int, password: str | None) -> tuple[Path | None, bool]:
+    """The directory a Redis on ``port`` serves (None: none we can reach) and whether it
+    requires a password (one that requires none accepts any, so we must ask)."""
+    client = redis.Redis(port=port, password=password, socket_connect_timeout=0.5, socket_timeout=2)
     try:
         served = client.config_get("dir").get("dir")
+        protected = bool(client.config_get("requirepass").get("requirepass"))
     except redis.RedisError:
-        return False
+        return None, False
     finally:
         client.close()
-    return served is not None and Path(served).resolve() == directory.resolve()
+    return (Path(served).resolve() if served is not None else None), protected
 
 
-def _shutdown(port: int, timeout: float = 10.0) -> None:
+def _shutdown(port: int, password: str | None = None, timeout: float = 10.0) -> None:
     """SHUTDOWN a server we did not start (it fsyncs its AOF), and wait until it is gone."""
-    client = redis.Redis(port=port, socket_timeout=timeout)
+    client = redis.Redis(port=port, password=password, socket_timeout=timeout)
     with contextlib.suppress(redis.RedisError):
         client.shutdown()
     client.close()
@@ -114,6 +158,8 @@ class LocalRedis:
         self._revivals = 0
         self._revive_at = 0.0
         self._up_since = 0.0  # read only once a revival happened
+        # The embedded server's, set on entry; for a given URL, SLUICE_REDIS_PASSWORD if set.
+        self.password: str | None = os.environ.get(PASSWORD_ENV) or None
 
     @property
     def source(self) -> Source:
@@ -133,10 +179,11 @@ class LocalRedis:
         raise RuntimeError("the embedded Redis is not running")
 
     def __enter__(self) -> LocalRedis:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(self.data_dir)
         self._take_lock()
         try:
             if self._choice is None:
+                self.password = embedded_password(self.data_dir)
                 self._start_embedded()
         except BaseException:
             self._release_lock()
@@ -183,11 +230,12 @@ class LocalRedis:
             self._server.stop()
             self._server = None
         if self._adopted_port is not None:
-            _shutdown(self._adopted_port)
+            _shutdown(self._adopted_port, self.password)
             self._adopted_port = None
 
     def _take_lock(self) -> None:
-        lock = (self.data_dir / LOCK_FILE).open("ab")
+        fd = os.open(self.data_dir / LOCK_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        lock = os.fdopen(fd, "ab")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -204,14 +252,29 @@ class LocalRedis:
 
     def _start_embedded(self) -> None:
         remembered = self._remembered_port()
-        if remembered is not None and serves_directory(remembered, self.data_dir):
+        if remembered is not None and self._left_behind(remembered):
             self._adopted_port = remembered
             return
         port = remembered if remembered is not None and port_is_free(remembered) else free_port()
-        server = RedisServer(self.data_dir, port=port, appendonly=True, new_session=True)
+        server = RedisServer(
+            self.data_dir, port=port, appendonly=True, new_session=True, password=self.password
+        )
         server.start()
         self._server = server
-        (self.data_dir / PORT_FILE).write_text(f"{port}\n")
+        write_private(self.data_dir / PORT_FILE, f"{port}\n")
+
+    def _left_behind(self, port: int) -> bool:
+        """Whether our server still serves the directory on ``port``, with our password.
+
+        One without a password (left by an older ``sluice up``) is shut down, flushing its
+        AOF, so that a protected server takes over the same data.
+        """
+        served, protected = _served(port, self.password)
+        if served != self.data_dir.resolve():
+            return False
+        if not protected:
+            _shutdown(port)
+        return protected
 
     def _remembered_port(self) -> int | None:
         try:

@@ -199,7 +199,9 @@ class ProcessActuator:
         self._seq += 1
         cid = f"{ID_PREFIX}{self._seq}"
         self._log_dir.mkdir(parents=True, exist_ok=True)
-        with (self._log_dir / f"{cid}.log").open("ab") as log:
+        # 0600: a job's errors (and what its handler prints) are nobody else's business.
+        fd = os.open(self._log_dir / f"{cid}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "ab") as log:
             proc = subprocess.Popen(
                 self._argv,
                 env={**self._env, "SLUICE_WORKER_ID": cid},

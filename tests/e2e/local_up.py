@@ -112,6 +112,12 @@ class UpProcess:
         return message.split(" on ", 1)[1].split(" ", 1)[0]
 
 
+def with_password(url: str, data_dir: Path) -> str:
+    """``url`` with the embedded Redis's password, read from its data directory."""
+    password = (data_dir / "password").read_text().strip()
+    return url.replace("redis://", f"redis://:{password}@", 1)
+
+
 def children_of(pid: int) -> list[int]:
     """Pids whose parent is ``pid`` (from /proc)."""
     found = []

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
-from local_up import UpProcess, children_of, worker_id_of, write_spec
+from local_up import UpProcess, children_of, with_password, worker_id_of, write_spec
 
 from sluice import Queue
 from sluice_local.embedded_redis import port_is_free
@@ -36,7 +36,7 @@ def start_one_slot_with_backlog(
     runs.append(first)
     first.wait_for(lambda s: len(s) >= 1, 20, "first status")
     url = first.url()
-    with Queue(name, redis=url) as queue:
+    with Queue(name, redis=with_password(url, data)) as queue:
         queue.enqueue_many(("sleep", {"seconds": 0.2}) for _ in range(30))
     first.wait_for(lambda s: (s[-1]["completed"] or 0) >= completed, 30, "first completions")
     return spec, data, first, url
@@ -76,7 +76,7 @@ def test_killed_outright_workers_drain_and_the_next_run_adopts_redis(
         for pid in workers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        client = redis.Redis.from_url(url)
+        client = redis.Redis.from_url(with_password(url, data))
         with contextlib.suppress(redis.RedisError):
             client.shutdown()
         client.close()

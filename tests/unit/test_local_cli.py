@@ -75,3 +75,11 @@ def test_cluster_mode_without_a_url_is_refused_before_starting_anything(
     assert up(parse_manifest(CLUSTER_SPEC), UpOptions(data_dir=tmp_path)) == 2
     assert "pass --redis-url with a node of the cluster" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # no embedded Redis was started
+
+
+def test_workers_get_the_embedded_password_and_metrics_on_loopback() -> None:
+    env = worker_env(parse_manifest(SPEC), "redis://127.0.0.1:7000/0", {}, password="pw")
+    assert env["SLUICE_REDIS_PASSWORD"] == "pw"
+    assert "pw" not in env["SLUICE_REDIS_URL"]
+    assert env["SLUICE_METRICS_HOST"] == "127.0.0.1"
+    assert "SLUICE_REDIS_PASSWORD" not in worker_env(parse_manifest(SPEC), "redis://h:1/0", {})

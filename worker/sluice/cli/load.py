@@ -57,8 +57,9 @@ def shape_from(args: argparse.Namespace) -> loadgen.Shape:
     if args.spike is not None:
         return loadgen.spike(args.rate, args.spike, args.at, args.width, args.duration)
     if args.trace is not None:
+        text = read_text(args.trace, "--trace")
         try:
-            return loadgen.parse_trace(read_text(args.trace, "--trace"))
+            return loadgen.parse_trace(text)
         except ValueError as exc:
             raise ValueError(f"--trace {str(args.trace)!r}: {exc}") from None
     return loadgen.steady(args.rate, args.duration)
