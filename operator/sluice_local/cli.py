@@ -32,6 +32,7 @@ from typing import Any, Literal, TextIO
 import redis
 
 from sluice import Queue
+from sluice import limits as limits_of
 from sluice.cli.common import redis_options
 from sluice.connection import connect, redact
 from sluice.errors import SluiceError
@@ -91,6 +92,8 @@ def make_output(json_lines: bool, out: TextIO) -> Output:
 
 def options_from(args: argparse.Namespace, out: TextIO = sys.stdout) -> UpOptions:
     output = make_output(args.json, out)
+    if args.duration is not None:
+        limits_of.RUN_SECONDS.check("--duration", args.duration)
     limits = RunLimits(duration_s=args.duration, exit_when_idle=args.exit_when_idle)
     return UpOptions(
         up_flags.redis_url(args), args.data_dir, output, limits, dashboard=dashboard_options(args)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sluice_local.cli import UpOptions, make_output, up, worker_env
+from sluice_local.cli import UpOptions, main, make_output, up, worker_env
 from sluice_local.manifest import parse_manifest
 
 SPEC = """
@@ -83,3 +83,15 @@ def test_workers_get_the_embedded_password_and_metrics_on_loopback() -> None:
     assert "pw" not in env["SLUICE_REDIS_URL"]
     assert env["SLUICE_METRICS_HOST"] == "127.0.0.1"
     assert "SLUICE_REDIS_PASSWORD" not in worker_env(parse_manifest(SPEC), "redis://h:1/0", {})
+
+
+@pytest.mark.parametrize("duration", ["nan", "inf", "-1", "0", "1e300"])
+def test_a_duration_out_of_range_is_refused_by_name(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, duration: str
+) -> None:
+    spec = tmp_path / "q.yaml"
+    spec.write_text(SPEC)
+    assert main(["-f", str(spec), "--duration", duration, "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--duration: must be a number of seconds > 0" in err
+    assert "Traceback" not in err
