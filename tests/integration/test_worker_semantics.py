@@ -9,6 +9,7 @@ a few seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -191,6 +192,60 @@ async def test_timeout_cancels_async_work(redis_url: str, queue: AsyncQueue) -> 
     assert (info.state, info.dead_reason, info.attempts) == ("dead", "timeout", 2)
     assert stopped == [1, 2]  # each attempt was actually stopped
     assert "timed out after 0.2s" in (info.error or "")
+
+
+async def test_a_timeout_holds_when_the_handler_swallows_its_cancellation(
+    redis_url: str, queue: AsyncQueue
+) -> None:
+    tasks = Tasks()
+    finished = asyncio.Event()
+
+    @tasks.task
+    async def deaf(ctx: JobContext) -> str:
+        until = time.monotonic() + 3  # long past the deadline
+        while time.monotonic() < until:
+            # Swallowed, every time, as redis-py may when cancelled mid-connect.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(until - time.monotonic())
+        finished.set()
+        return "too late"
+
+    @tasks.task
+    async def quick(ctx: JobContext) -> str:
+        return "ran"
+
+    async with running(worker(redis_url, tasks, concurrency=1)):
+        job = await queue.enqueue("deaf", timeout=0.3, max_attempts=1)
+        info = await settled(queue, job, within=2.5)  # the deadline and a short grace
+        assert (info.state, info.dead_reason, info.result) == ("dead", "timeout", None)
+        assert "timed out after 0.3s" in (info.error or "")
+        # Its one slot is free again while the abandoned handler still runs.
+        assert (await settled(queue, await queue.enqueue("quick"), within=2)).result == "ran"
+        assert not finished.is_set()
+        await asyncio.wait_for(finished.wait(), 5)
+        await asyncio.sleep(0.1)  # its late return is ignored, not recorded
+    info = await queue.get(job)
+    assert info is not None
+    assert (info.state, info.result, info.attempts) == ("dead", None, 1)
+    assert (await queue.stats()).counters.completed == 1  # only "quick"
+
+
+async def test_a_result_returned_after_the_deadline_is_a_timeout(
+    redis_url: str, queue: AsyncQueue
+) -> None:
+    tasks = Tasks()
+
+    @tasks.task
+    async def late(ctx: JobContext) -> str:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            return "caught it"  # within the grace, but past the deadline
+        return "never"
+
+    async with running(worker(redis_url, tasks)):
+        info = await settled(queue, await queue.enqueue("late", timeout=0.2, max_attempts=1))
+    assert (info.state, info.dead_reason, info.result) == ("dead", "timeout", None)
 
 
 async def test_cancel_stops_a_running_async_job(redis_url: str, queue: AsyncQueue) -> None:

@@ -16,6 +16,10 @@ Interruptions are all the same move, cancelling a job's task, told apart by
 result dropped), ``shutdown`` (handed back with ``release``: no attempt
 charged). A sync handler in a thread cannot be stopped: it sees
 ``ctx.cancelled``; past a timeout or the shutdown grace it is abandoned.
+An async handler can swallow its cancellation (redis-py does, when cancelled
+mid-connect): past its deadline a job's outcome is a timeout whatever it
+returns, and :data:`ABANDON_AFTER_S` later its slot is freed and whatever the
+coroutine does after that is ignored.
 """
 
 from __future__ import annotations
@@ -57,6 +61,9 @@ HAND_BACK_S = 1.0
 FINAL_FLUSH_S = 3.0
 CLOSE_TASKS_S = 2.0  # for the heartbeat and flusher tasks to end once cancelled
 LOOP_STALL_S = 10.0  # /healthz fails when the event loop has not ticked for this long
+# How long a timed-out handler that ignores its cancellation keeps its slot: enough for
+# one that catches it to clean up, short enough that a swallowed one costs little.
+ABANDON_AFTER_S = 1.0
 _LABELS = {"done": "completed", "fail": "failed", "release": "released"}
 
 
@@ -75,6 +82,7 @@ class Running:
     timer: asyncio.TimerHandle | None = None  # the timeout (process isolation times its own)
     stop: str | None = None  # why the worker interrupted it: timeout, lost, cancelled, shutdown
     started: float = 0.0  # perf_counter
+    abandoned: bool = False  # its outcome is recorded, its slot freed; the task may run on
 
 
 class Worker:
@@ -108,6 +116,7 @@ class Worker:
         self._prefetch = Prefetch(max(settings.concurrency, CLAIM_BATCH))
         self._progress: dict[str, tuple[str, float, str]] = {}
         self._progress_task: asyncio.Task[None] | None = None
+        self._abandoned: set[asyncio.Task[None]] = set()  # held so they are not collected
         self._redis_down = False
         self._fatal: RedisRefused | None = None
         self._tick = time.monotonic()
@@ -245,7 +254,7 @@ class Worker:
         health: HealthServer | None,
     ) -> None:
         self._finisher.close()
-        stuck = await cancel_and_wait([*background, flusher], CLOSE_TASKS_S)
+        stuck = await cancel_and_wait([*background, flusher, *self._abandoned], CLOSE_TASKS_S)
         if stuck:
             log.warning("%d background tasks did not stop; exiting anyway", len(stuck))
         with contextlib.suppress(*TRANSIENT):
@@ -389,8 +398,30 @@ class Worker:
         r.task = asyncio.create_task(self._run(r, task))
         if not isolated:
             # A plain timer, not asyncio.timeout(): a third of the cost of a no-op job.
-            r.timer = self._loop.call_later(job.timeout_s, self._interrupt, r, "timeout", True)
+            r.timer = self._loop.call_later(job.timeout_s, self._time_out, r)
         return None
+
+    def _time_out(self, r: Running) -> None:
+        self._interrupt(r, "timeout", force=True)
+        r.timer = self._loop.call_later(ABANDON_AFTER_S, self._abandon, r)
+
+    def _abandon(self, r: Running) -> None:
+        """The handler ignored its cancellation: free its slot, record its outcome now."""
+        if r.task is None or r.task.done():
+            return
+        log.warning(
+            "job %s: handler still running %gs after it was stopped (%s); abandoned, "
+            "its result will be ignored",
+            r.job.id,
+            ABANDON_AFTER_S,
+            r.stop,
+        )
+        r.abandoned = True
+        r.task.cancel()  # once more: it may yet listen
+        self._abandoned.add(r.task)
+        r.task.add_done_callback(self._abandoned.discard)
+        self._free_slot(r)
+        self._settle(r, self._interrupted(r))
 
     def _reject(self, job: Claimed, reason: str, error: str) -> None:
         log.warning("job %s dead-lettered (%s): %s", job.id, reason, error)
@@ -400,20 +431,32 @@ class Worker:
         outcome: Outcome | None
         try:
             outcome = await self._attempt(r, task)
+            if r.stop == "timeout":  # it swallowed the cancellation: past the deadline is a timeout
+                outcome = self._interrupted(r)
         except asyncio.CancelledError:
             outcome = self._interrupted(r)
         finally:
             if r.timer is not None:
                 r.timer.cancel()
-            del self._running[r.job.id]
-            self._next_buffered()
-            self._slot_freed.set()
-        if outcome is not None:
-            self._prefetch.observe(outcome.service_s)
-            self.metrics.duration(task.name, outcome.service_s)
-            if outcome.kind in ("retry", "fail"):
-                _log_failure(r.job, outcome)
-            self._record(outcome, "cancelled" if r.stop == "cancelled" else None)
+            self._free_slot(r)
+        if not r.abandoned:  # else recorded already; what the handler did since is ignored
+            self._settle(r, outcome)
+
+    def _free_slot(self, r: Running) -> None:
+        if self._running.get(r.job.id) is not r:
+            return  # freed when abandoned (the id may be running again by now)
+        del self._running[r.job.id]
+        self._next_buffered()
+        self._slot_freed.set()
+
+    def _settle(self, r: Running, outcome: Outcome | None) -> None:
+        if outcome is None:
+            return
+        self._prefetch.observe(outcome.service_s)
+        self.metrics.duration(r.job.task, outcome.service_s)
+        if outcome.kind in ("retry", "fail"):
+            _log_failure(r.job, outcome)
+        self._record(outcome, "cancelled" if r.stop == "cancelled" else None)
 
     def _next_buffered(self) -> None:
         if self._stop.is_set():
@@ -525,13 +568,13 @@ class Worker:
 
     def _progress_sink(self, ctx: JobContext, pct: float, message: str) -> None:
         # Called from a handler's thread, coroutine or child pipe reader alike.
-        self._loop.call_soon_threadsafe(self._queue_progress, ctx.id, pct, message)
+        self._loop.call_soon_threadsafe(self._queue_progress, ctx, pct, message)
 
-    def _queue_progress(self, job_id: str, pct: float, message: str) -> None:
-        r = self._running.get(job_id)
-        if r is None or r.stop is not None:
-            return
-        self._progress[job_id] = (r.job.token, pct, message)  # only the latest per job
+    def _queue_progress(self, ctx: JobContext, pct: float, message: str) -> None:
+        r = self._running.get(ctx.id)
+        if r is None or r.ctx is not ctx or r.stop is not None:
+            return  # an abandoned or earlier run of the job
+        self._progress[ctx.id] = (r.job.token, pct, message)  # only the latest per job
         if self._progress_task is None or self._progress_task.done():
             self._progress_task = asyncio.create_task(self._send_progress())
 
