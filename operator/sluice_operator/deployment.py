@@ -9,7 +9,10 @@ field can be checked by a unit test. Choices worth knowing:
   count, and a spec change must roll the pods without resetting it.
 - The pod runs under the restricted Pod Security Standard: non-root uid 10001,
   read-only root filesystem (``/tmp`` is an ``emptyDir``), no privilege
-  escalation, every capability dropped, the runtime's default seccomp profile.
+  escalation, every capability dropped, the runtime's default seccomp profile;
+  and without a service-account token (``automountServiceAccountToken:
+  false``) unless the podTemplate asks for one. What the podTemplate adds is
+  checked against the same standard before anything is applied (worker_policy).
 - The user's ``worker.podTemplate`` is merged in: their metadata, scheduling
   and volumes are kept; a container named ``worker`` is merged into ours,
   any other container is added as a sidecar; our selector labels always win.
@@ -114,6 +117,8 @@ def _pod_spec(name: str, spec: JobQueueSpec) -> Manifest:
         volumes.append({"name": "redis-ca", "secret": {"secretName": ca.name, "items": items}})
     return {
         "terminationGracePeriodSeconds": spec.worker.termination_grace_period_seconds,
+        # Workers never call the Kubernetes API: no token unless the podTemplate asks for one.
+        "automountServiceAccountToken": False,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": UID,
@@ -209,6 +214,7 @@ def _redis_env(spec: JobQueueSpec) -> list[Manifest]:
 def _merge_pod_spec(ours: Manifest, user: Mapping[str, Any]) -> Manifest:
     """Our pod spec with the user's fields: lists appended, our container merged by name."""
     merged = {**user, **ours}
+    merged["automountServiceAccountToken"] = user.get("automountServiceAccountToken", False)
     merged["securityContext"] = {**ours["securityContext"], **(user.get("securityContext") or {})}
     merged["volumes"] = [*ours["volumes"], *(user.get("volumes") or [])]
     merged["containers"] = _merge_containers(ours["containers"], user.get("containers") or [])

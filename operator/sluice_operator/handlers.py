@@ -2,7 +2,9 @@
 
 - create / update / resume: validate the spec (an invalid one is a
   ``PermanentError`` with a Ready=False condition and a Warning event: Kopf
-  does not retry it, no crash loop), then apply the worker Deployment.
+  does not retry it, no crash loop), refuse worker pods beyond the restricted
+  Pod Security Standard the same way (unless ``--allow-privileged-workers``),
+  then apply the worker Deployment.
 - A daemon per JobQueue runs the scaling loop at the spec's own
   ``pollingIntervalSeconds`` (Kopf timers have one interval per handler). It
   writes status through the operator's own client, because a daemon's
@@ -35,6 +37,7 @@ from .kube.api import KubeApi
 from .kube.config import api_client, connection_info, load_configuration
 from .queue_metrics import OperatorMetrics
 from .scaler import QueueScaler, Step, ensure_deployment
+from .worker_policy import ForbiddenPodTemplate, check_pod_template
 
 FINALIZER = f"{GROUP}/finalizer"
 Key = tuple[str, str]
@@ -48,9 +51,16 @@ class Operator:
     """Shared state of one operator process: the API client, Redis pool and metrics."""
 
     def __init__(
-        self, metrics: OperatorMetrics | None = None, clock: Callable[[], float] = time.time
+        self,
+        metrics: OperatorMetrics | None = None,
+        clock: Callable[[], float] = time.time,
+        *,
+        allow_privileged_workers: bool = False,
     ) -> None:
         self.metrics = metrics or OperatorMetrics()
+        # Off: a JobQueue whose worker pods break the restricted Pod Security Standard is
+        # refused (see worker_policy); on: creating a JobQueue is like creating a Deployment.
+        self.allow_privileged_workers = allow_privileged_workers
         self.pool = RedisPool()
         self.clock = clock
         self._api: KubeApi | None = None
@@ -105,20 +115,30 @@ class Operator:
 
     async def validate(self, body: kopf.Body, spec: Mapping[str, Any]) -> JobQueueSpec:
         try:
-            return parse_spec(spec)
+            return self._admit(spec)
         except SpecError as exc:
             message = str(exc)
+            reason = exc.reason if isinstance(exc, ForbiddenPodTemplate) else "InvalidSpec"
             uid, generation = body.metadata.uid or "", int(body.metadata.get("generation") or 0)
             if self._invalid.get(uid) != generation:  # one Warning per bad generation
                 self._invalid[uid] = generation
-                kopf.warn(body, reason="InvalidSpec", message=message)
-                await self._invalid_status(body, message)
+                kopf.warn(body, reason=reason, message=message)
+                await self._invalid_status(body, message, reason)
             raise kopf.PermanentError(f"invalid spec: {message}") from None
 
-    async def _invalid_status(self, body: kopf.Body, message: str) -> None:
+    def _admit(self, spec: Mapping[str, Any]) -> JobQueueSpec:
+        """The parsed spec, if valid and its worker pods are ones this operator may create."""
+        parsed = parse_spec(spec)
+        return parsed if self.allow_privileged_workers else check_pod_template(parsed)
+
+    async def _invalid_status(self, body: kopf.Body, message: str, reason: str) -> None:
         meta = body.metadata
         new = status_mod.invalid_spec_status(
-            message, body.status, generation=int(meta.get("generation") or 0), now=self.clock()
+            message,
+            body.status,
+            generation=int(meta.get("generation") or 0),
+            now=self.clock(),
+            reason=reason,
         )
         diff = status_mod.changes(body.status, new)
         if diff and meta.namespace and meta.name:
@@ -177,7 +197,7 @@ class Operator:
     def _scaler(self, key: Key, body: kopf.Body) -> QueueScaler | None:
         """The queue's scaler, told about a new spec when the generation moved."""
         try:
-            spec = parse_spec(body.spec)
+            spec = self._admit(body.spec)
         except SpecError:
             return None
         scaler = self.scalers.get(key)

@@ -155,10 +155,15 @@ def schedule_status(states: Iterable[ScheduleState]) -> list[dict[str, Any]]:
 
 
 def invalid_spec_status(
-    message: str, previous: Mapping[str, Any], *, generation: int, now: float
+    message: str,
+    previous: Mapping[str, Any],
+    *,
+    generation: int,
+    now: float,
+    reason: str = "InvalidSpec",
 ) -> Status:
     """Ready=False with the validation problems, so ``kubectl describe`` shows them."""
-    cond = Condition("Ready", False, "InvalidSpec", message)
+    cond = Condition("Ready", False, reason, message)
     old = previous.get("conditions") or []
     return {
         "observedGeneration": generation,

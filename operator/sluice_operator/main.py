@@ -38,6 +38,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     parser.add_argument("--metrics-port", type=int, default=9090, help="/metrics (0: off)")
     parser.add_argument("--liveness-port", type=int, default=8080, help="/healthz (0: off)")
+    parser.add_argument(
+        "--allow-privileged-workers", action="store_true",
+        help="create worker pods beyond the restricted Pod Security Standard when a JobQueue's "
+        "podTemplate asks (hostPath, host namespaces, privileged or root containers); "
+        "off: such a JobQueue is refused",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -71,7 +77,11 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> No
     metrics = OperatorMetrics()
     if args.metrics_port:
         start_http_server(args.metrics_port, registry=metrics.registry)
-    operator = Operator(metrics)
+    if args.allow_privileged_workers:
+        logging.getLogger(__name__).warning(
+            "--allow-privileged-workers: JobQueues may ask for privileged worker pods"
+        )
+    operator = Operator(metrics, allow_privileged_workers=args.allow_privileged_workers)
     watched = namespaces(args)
     settings = operator_settings(watched)
     liveness = f"http://0.0.0.0:{args.liveness_port}/healthz" if args.liveness_port else None

@@ -15,8 +15,12 @@ Why each one:
   re-created), created, server-side applied and scaled. ``list``/``watch`` are
   not needed: a hand-deleted Deployment is noticed by the next tick, which is
   cheaper than watching every Deployment in the cluster.
-- ``pods``: listed and annotated with ``pod-deletion-cost`` before a scale-down.
-- ``secrets``: ``get`` the Redis URL, user, password and CA a JobQueue names.
+- ``pods``: listed and annotated with ``pod-deletion-cost`` before a scale-down,
+  so idle workers go first (RBAC cannot narrow it to the workers' label).
+- ``secrets``: ``get`` the Redis URL, user, password and CA a JobQueue names
+  (RBAC cannot narrow it to those names). Both grants hold in every namespace
+  only when watching the whole cluster; with a namespace list the chart puts
+  them in a Role per listed namespace and nothing cluster-wide.
 - ``events``: Kopf posts the operator's events (ScaledUp, InvalidSpec, ...).
 - cluster-wide only: ``namespaces`` list/watch (Kopf resolves namespace globs
   like ``team-*`` with them) and ``customresourcedefinitions`` list/watch (Kopf

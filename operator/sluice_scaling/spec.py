@@ -137,6 +137,89 @@ class RedisSpec(_Model):
 
 _CHILD_LIMITS = "maxJobsPerChild and maxChildMemoryMb need isolation: process"
 
+# CEL cannot read what x-kubernetes-preserve-unknown-fields keeps, so the podTemplate
+# declares the few PodSpec fields the restricted Pod Security Standard forbids outright,
+# and its rules refuse them at admission. Everything else stays free-form; the
+# operator checks the whole standard on the rendered pod (sluice_operator.worker_policy),
+# and the chart drops these rules when the operator runs with --allow-privileged-workers.
+# The list bounds keep the rules' estimated cost far inside the API server's budget.
+_KEEP = "x-kubernetes-preserve-unknown-fields"
+_PSS = "worker pods run under the restricted Pod Security Standard"
+_CONTAINERS: dict[str, Any] = {
+    "type": "array",
+    "maxItems": 64,
+    "description": "Containers (core/v1 Container); one named worker is merged into Sluice's.",
+    "items": {
+        "type": "object",
+        _KEEP: True,
+        "properties": {
+            "securityContext": {
+                "type": "object",
+                _KEEP: True,
+                "description": "The container's security context (core/v1 SecurityContext).",
+                "properties": {
+                    "privileged": {"type": "boolean", "description": "Must not be true."}
+                },
+            }
+        },
+    },
+}
+_HOST = "Must not be true: the host's namespaces are not for workers."
+_UNPRIVILEGED = (
+    "!has(c.securityContext) || !has(c.securityContext.privileged) || !c.securityContext.privileged"
+)
+_POD_TEMPLATE_SCHEMA: dict[str, Any] = {
+    "properties": {
+        "spec": {
+            "type": "object",
+            _KEEP: True,
+            "description": "Fields of the worker pods' spec (core/v1 PodSpec).",
+            "properties": {
+                "hostNetwork": {"type": "boolean", "description": _HOST},
+                "hostPID": {"type": "boolean", "description": _HOST},
+                "hostIPC": {"type": "boolean", "description": _HOST},
+                "volumes": {
+                    "type": "array",
+                    "maxItems": 256,
+                    "description": "Volumes (core/v1 Volume), added to Sluice's; no hostPath.",
+                    "items": {
+                        "type": "object",
+                        _KEEP: True,
+                        "properties": {
+                            "hostPath": {
+                                "type": "object",
+                                _KEEP: True,
+                                "description": "Not allowed: a host directory in a worker.",
+                            }
+                        },
+                    },
+                },
+                "containers": _CONTAINERS,
+                "initContainers": _CONTAINERS,
+            },
+        }
+    },
+    **cel(
+        (
+            "!has(self.spec) || ((!has(self.spec.hostNetwork) || !self.spec.hostNetwork)"
+            " && (!has(self.spec.hostPID) || !self.spec.hostPID)"
+            " && (!has(self.spec.hostIPC) || !self.spec.hostIPC))",
+            f"podTemplate.spec.hostNetwork, hostPID and hostIPC must not be true: {_PSS}",
+        ),
+        (
+            "!has(self.spec) || !has(self.spec.volumes)"
+            " || self.spec.volumes.all(v, !has(v.hostPath))",
+            f"podTemplate.spec.volumes must not use hostPath: {_PSS}",
+        ),
+        (
+            "!has(self.spec) || ((!has(self.spec.containers) || self.spec.containers.all(c,"
+            f" {_UNPRIVILEGED})) && (!has(self.spec.initContainers)"
+            f" || self.spec.initContainers.all(c, {_UNPRIVILEGED})))",
+            f"podTemplate.spec containers must not be privileged: {_PSS}",
+        ),
+    ),
+}
+
 
 class WorkerSpec(_Model):
     """The worker Deployment's pods."""
@@ -167,10 +250,11 @@ class WorkerSpec(_Model):
     env: list[dict[str, Any]] = []
     """Extra environment variables (core/v1 EnvVar), appended after the SLUICE_* variables the
     operator sets."""
-    pod_template: dict[str, Any] = {}
+    pod_template: dict[str, Any] = Field(default={}, json_schema_extra=_POD_TEMPLATE_SCHEMA)
     """Pod template fields merged into the worker pods: metadata (labels, annotations) and spec
     (node selector, tolerations, volumes, sidecars; a container named worker is merged into
-    Sluice's own)."""
+    Sluice's own). The pods must meet the restricted Pod Security Standard unless the operator
+    runs with --allow-privileged-workers; creating a JobQueue is like creating a Deployment."""
     termination_grace_period_seconds: int = Field(default=330, ge=1, le=DAY)
     """Seconds a stopping worker has to finish its running jobs; must exceed
     jobs.timeoutSeconds."""

@@ -111,21 +111,38 @@ def _rules(role: Obj) -> list[dict[str, Any]]:
     return [{k: rule[k] for k in ("apiGroups", "resources", "verbs")} for rule in role["rules"]]
 
 
+def _operator_role(objs: list[Obj]) -> Obj:
+    """The operator's ClusterRole (the others are the aggregated user roles)."""
+    [role] = [r for r in of_kind(objs, "ClusterRole") if not r["metadata"]["name"].endswith(
+        ("-jobqueue-edit", "-jobqueue-view"))]  # fmt: skip
+    return role
+
+
 def test_cluster_wide_rbac_is_exactly_the_operators_rules() -> None:
     objs = render()
     assert not of_kind(objs, "Role")
     assert not of_kind(objs, "RoleBinding")
-    assert _rules(one(objs, "ClusterRole")) == rbac.as_manifest_rules(cluster=True)
+    assert _rules(_operator_role(objs)) == rbac.as_manifest_rules(cluster=True)
     binding = one(objs, "ClusterRoleBinding")
     account = one(objs, "ServiceAccount")["metadata"]
-    assert binding["roleRef"]["name"] == one(objs, "ClusterRole")["metadata"]["name"]
+    assert binding["roleRef"]["name"] == _operator_role(objs)["metadata"]["name"]
     expected = {"kind": "ServiceAccount", "name": account["name"], "namespace": NAMESPACE}
     assert binding["subjects"] == [expected]
 
 
 def test_namespaced_rbac_is_a_role_per_namespace_and_nothing_cluster_wide() -> None:
     objs = render(VALUE_SETS["namespaced"])
-    assert not of_kind(objs, "ClusterRole")
+    # Cluster-wide: only the user roles, which grant nothing on secrets or pods.
+    user_roles = of_kind(objs, "ClusterRole")
+    assert {r["metadata"]["name"] for r in user_roles} == {
+        "sluice-jobqueue-edit",
+        "sluice-jobqueue-view",
+    }
+    for role in user_roles:
+        assert {res for rule in role["rules"] for res in rule["resources"]} <= {
+            "jobqueues",
+            "jobqueues/status",
+        }
     assert not of_kind(objs, "ClusterRoleBinding")
     roles = of_kind(objs, "Role")
     assert [r["metadata"]["namespace"] for r in roles] == ["team-a", "team-b"]

@@ -16,6 +16,7 @@ from chart_tools import ROOT, kube_versions, validate
 from tests.pod_security import assert_restricted, restricted_violations
 
 from sluice_operator.deployment import render_deployment
+from sluice_operator.pod_security import violations
 from sluice_scaling.spec import parse_spec
 
 GOOD: dict[str, Any] = {
@@ -49,38 +50,57 @@ def _broken(path: str, value: Any) -> dict[str, Any]:
 
 
 C = "containers.0.securityContext"
+A = "containers[app].securityContext"  # how a violation names the field
 BROKEN = [
-    pytest.param("hostNetwork", True, id="host-network"),
-    pytest.param("hostPID", True, id="host-pid"),
-    pytest.param("volumes", [{"name": "h", "hostPath": {"path": "/"}}], id="host-path"),
-    pytest.param("securityContext.runAsNonRoot", None, id="may-run-as-root"),
-    pytest.param("securityContext.runAsUser", 0, id="root-uid"),
-    pytest.param("securityContext.seccompProfile", None, id="no-seccomp"),
-    pytest.param("securityContext.seccompProfile", {"type": "Unconfined"}, id="unconfined"),
-    pytest.param("securityContext.sysctls", [{"name": "kernel.msgmax", "value": "1"}], id="sysctl"),
-    pytest.param(f"{C}.privileged", True, id="privileged"),
-    pytest.param(f"{C}.allowPrivilegeEscalation", None, id="escalation-unset"),
-    pytest.param(f"{C}.capabilities", {"drop": ["NET_RAW"]}, id="caps-not-all-dropped"),
-    pytest.param(f"{C}.capabilities", {"drop": ["ALL"], "add": ["SYS_ADMIN"]}, id="cap-added"),
-    pytest.param(f"{C}.runAsNonRoot", False, id="container-as-root"),
-    pytest.param(f"{C}.readOnlyRootFilesystem", False, id="writable-root"),
-    pytest.param("containers.0.ports", [{"containerPort": 80, "hostPort": 80}], id="host-port"),
-]
+    pytest.param("hostNetwork", True, "hostNetwork", id="host-network"),
+    pytest.param("hostPID", True, "hostPID", id="host-pid"),
+    pytest.param("volumes", [{"name": "h", "hostPath": {"path": "/"}}], "volumes[h].hostPath",
+                 id="host-path"),
+    pytest.param("securityContext.runAsNonRoot", None, "securityContext.runAsNonRoot",
+                 id="may-run-as-root"),
+    pytest.param("securityContext.runAsUser", 0, "securityContext.runAsUser", id="root-uid"),
+    pytest.param("securityContext.seccompProfile", None, "securityContext.seccompProfile",
+                 id="no-seccomp"),
+    pytest.param("securityContext.seccompProfile", {"type": "Unconfined"},
+                 "securityContext.seccompProfile.type", id="unconfined"),
+    pytest.param("securityContext.sysctls", [{"name": "kernel.msgmax", "value": "1"}],
+                 "securityContext.sysctls", id="sysctl"),
+    pytest.param(f"{C}.privileged", True, f"{A}.privileged", id="privileged"),
+    pytest.param(f"{C}.allowPrivilegeEscalation", None, f"{A}.allowPrivilegeEscalation",
+                 id="escalation-unset"),
+    pytest.param(f"{C}.capabilities", {"drop": ["NET_RAW"]}, f"{A}.capabilities.drop",
+                 id="caps-not-all-dropped"),
+    pytest.param(f"{C}.capabilities", {"drop": ["ALL"], "add": ["SYS_ADMIN"]},
+                 f"{A}.capabilities.add", id="cap-added"),
+    pytest.param(f"{C}.runAsNonRoot", False, f"{A}.runAsNonRoot", id="container-as-root"),
+    pytest.param(f"{C}.readOnlyRootFilesystem", False, f"{A}.readOnlyRootFilesystem",
+                 id="writable-root"),
+    pytest.param("containers.0.ports", [{"containerPort": 80, "hostPort": 80}],
+                 "containers[app].ports", id="host-port"),
+]  # fmt: skip
 
 
 def test_a_compliant_pod_passes() -> None:
     assert restricted_violations(GOOD) == []
 
 
-@pytest.mark.parametrize(("path", "value"), BROKEN)
-def test_each_violation_is_caught(path: str, value: Any) -> None:
-    assert restricted_violations(_broken(path, value))
+@pytest.mark.parametrize(("path", "value", "field"), BROKEN)
+def test_each_violation_is_caught_and_names_the_field(path: str, value: Any, field: str) -> None:
+    found = restricted_violations(_broken(path, value))
+    assert found
+    assert any(p.startswith(f"{field}: ") for p in found), found
+
+
+def test_a_writable_root_is_sluices_rule_not_the_standards() -> None:
+    pod = _broken(f"{C}.readOnlyRootFilesystem", False)
+    assert violations(pod) == []  # what the operator holds a user's sidecar to
+    assert violations(pod, read_only_root=True)
 
 
 def test_init_containers_are_checked_too() -> None:
     pod = copy.deepcopy(GOOD)
     pod["initContainers"] = [{"name": "init", "image": "i:1"}]
-    assert any("container init" in p for p in restricted_violations(pod))
+    assert any(p.startswith("initContainers[init].") for p in restricted_violations(pod))
 
 
 def test_net_bind_service_is_the_one_capability_allowed() -> None:

@@ -21,6 +21,7 @@ from crd_tools import (
     spec_schema,
 )
 
+from sluice_operator.worker_policy import pod_template_problems
 from sluice_scaling.spec import SpecError, parse_spec
 
 BASE: dict[str, Any] = {
@@ -219,3 +220,52 @@ def test_secret_refs_in_examples_name_a_secret_in_the_same_file() -> None:
         }
         for ref in refs:
             assert ref["key"] in secrets[ref["name"]]["stringData"], ref
+
+
+# --- worker pods beyond the restricted Pod Security Standard -----------------------------
+# The CRD refuses what CEL can see (host namespaces, hostPath, privileged containers); the
+# operator refuses the same and the rest of the standard on the rendered pod. Local mode runs
+# no pods, so the spec model itself accepts them.
+HOST = "podTemplate.spec.hostNetwork, hostPID and hostIPC must not be true"
+HOST_PATH = "podTemplate.spec.volumes must not use hostPath"
+PRIVILEGED = "podTemplate.spec containers must not be privileged"
+PRIVILEGED_SIDECAR = {"name": "debug", "image": "busybox", "securityContext": {"privileged": True}}
+
+POD_REFUSED = [
+    pytest.param({"hostNetwork": True}, HOST, id="host-network"),
+    pytest.param({"hostPID": True}, HOST, id="host-pid"),
+    pytest.param({"hostIPC": True}, HOST, id="host-ipc"),
+    pytest.param({"volumes": [{"name": "data", "emptyDir": {}},
+                              {"name": "root", "hostPath": {"path": "/"}}]},
+                 HOST_PATH, id="host-path"),
+    pytest.param({"containers": [PRIVILEGED_SIDECAR]}, PRIVILEGED, id="privileged-sidecar"),
+    pytest.param({"initContainers": [PRIVILEGED_SIDECAR]}, PRIVILEGED, id="privileged-init"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("pod_spec", "expected"), POD_REFUSED)
+def test_a_privileged_pod_template_is_refused_by_the_crd_and_the_operator(
+    pod_spec: dict[str, Any], expected: str
+) -> None:
+    spec = _with({"worker.podTemplate": {"spec": pod_spec}})
+    problems = admit_spec(spec)
+    assert any(p.startswith(expected) for p in problems), problems
+    assert pod_template_problems(parse_spec(spec)), "the operator would create it"
+
+
+POD_ADMITTED = [
+    pytest.param({}, id="empty"),
+    pytest.param({"hostNetwork": False, "hostPID": False}, id="host-false"),
+    pytest.param({"volumes": [{"name": "cache", "emptyDir": {}}],
+                  "containers": [{"name": "proxy", "image": "p", "securityContext": {
+                      "privileged": False, "allowPrivilegeEscalation": False,
+                      "capabilities": {"drop": ["ALL"]}}}],
+                  "nodeSelector": {"pool": "q"}}, id="restricted-sidecar-and-volume"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("pod_spec", POD_ADMITTED)
+def test_a_restricted_pod_template_is_admitted(pod_spec: dict[str, Any]) -> None:
+    spec = _with({"worker.podTemplate": {"spec": pod_spec, "metadata": {"labels": {"a": "b"}}}})
+    assert admit_spec(spec) == []
+    assert pod_template_problems(parse_spec(spec)) == []

@@ -23,6 +23,14 @@ PRESERVED = {
     ".spec.worker.resources",
     ".spec.worker.env[]",
     ".spec.worker.podTemplate",
+    # The PodSpec fields the restricted-standard CEL rules read are declared; the rest is kept.
+    ".spec.worker.podTemplate.spec",
+    ".spec.worker.podTemplate.spec.volumes[]",
+    ".spec.worker.podTemplate.spec.volumes[].hostPath",
+    ".spec.worker.podTemplate.spec.containers[]",
+    ".spec.worker.podTemplate.spec.containers[].securityContext",
+    ".spec.worker.podTemplate.spec.initContainers[]",
+    ".spec.worker.podTemplate.spec.initContainers[].securityContext",
     ".status.kopf",
     ".spec.schedules[].payload",  # any JSON value, untyped: structural only when preserved
 }

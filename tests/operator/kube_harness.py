@@ -262,13 +262,15 @@ TEST_CALLS = {
 
 
 @contextlib.asynccontextmanager
-async def running(watched: list[str]) -> AsyncIterator[Operator]:
+async def running(
+    watched: list[str], *, allow_privileged_workers: bool = False
+) -> AsyncIterator[Operator]:
     """The real operator in a thread with its own event loop, as ``sluice-operator`` runs it.
 
     (Kopf cancels every task of its loop when it stops, so it must not share
     the test's loop, where KMock serves.)
     """
-    op = Operator(OperatorMetrics())
+    op = Operator(OperatorMetrics(), allow_privileged_workers=allow_privileged_workers)
     settings = operator_settings(watched)
     stop, ready = threading.Event(), threading.Event()
     registry = op.registry()

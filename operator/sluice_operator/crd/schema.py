@@ -32,6 +32,7 @@ ORDER = (
     "exclusiveMaximum",
     "minLength",
     "maxLength",
+    "maxItems",
     "pattern",
     "maxItems",
     "description",
@@ -76,8 +77,10 @@ def _node(node: Schema, defs: dict[str, Schema]) -> Schema:
     out: Schema = {k: v for k, v in node.items() if k not in _DROPPED}
     if "properties" in node:
         out["properties"] = {k: _node(v, defs) for k, v in node["properties"].items()}
-    elif node.get("type") == "object" and node.get("additionalProperties") is True:
-        out[PRESERVE] = True  # dict[str, Any]: an embedded Kubernetes type, kept as written
+    if node.get("type") == "object" and node.get("additionalProperties") is True:
+        # dict[str, Any]: an embedded Kubernetes type, kept as written (a few of its
+        # fields may still be declared, so CEL rules can read them).
+        out[PRESERVE] = True
     if "items" in node:
         out["items"] = _node(node["items"], defs)
     _exclusive(out, "exclusiveMinimum", "minimum")
