@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -164,3 +165,12 @@ def test_json_lines_refuse_bad_numbers_by_name(
 def test_a_nan_payload_is_refused_not_stored_as_nonstandard_json() -> None:
     with pytest.raises(ValueError, match="payload"):
         new_job("t", {"x": math.nan})
+
+
+def test_any_real_number_is_taken_as_a_plain_one_but_not_a_bool_or_string() -> None:
+    job = new_job("t", delay=Fraction(1, 2), max_attempts=Fraction(4, 2))
+    assert (job.delay_s, job.max_attempts) == (0.5, 2)
+    assert type(job.delay_s) is float
+    for bad in (True, "5", b"5", None):
+        with pytest.raises(ValueError, match="delay: must be a number of seconds"):
+            new_job("t", delay=bad)

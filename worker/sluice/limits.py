@@ -18,6 +18,7 @@ the same ranges through :meth:`Range.field`.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,9 +53,15 @@ class Range:
         return above and value <= self.high
 
     def check(self, name: str, value: Any) -> Any:
-        """``value`` if it lies in the range; else ValueError naming ``name`` and the reason."""
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"{name}: must be {self.describe()}, got {value!r}")
+        """``value`` if it lies in the range; else ValueError naming ``name`` and the reason.
+
+        Any real number is taken (NumPy's too: they register as ``numbers.Real``), as a
+        plain int or float; booleans and strings are not numbers here.
+        """
+        if type(value) not in (int, float):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValueError(f"{name}: must be {self.describe()}, got {value!r}")
+            value = int(value) if isinstance(value, numbers.Integral) else float(value)
         if self.integer and not isinstance(value, int):
             if not (math.isfinite(value) and value.is_integer()):
                 raise ValueError(f"{name}: must be {self.describe()}, got {value!r}")
