@@ -21,9 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from sluice import JobSettings, limits
+from sluice import JobSettings, Retry, limits
 from sluice.cli import main
+from sluice.protocol import Claimed
 from sluice.queue import new_job
+from sluice.tasks import JobContext
+from sluice.worker import outcomes
 from sluice.worker.settings import WorkerSettings
 
 SPECIAL = [math.nan, math.inf, -math.inf, 0.0, -0.0, -1.0, -1e300, 1e300, 1e20, 0.5, 1.0]
@@ -174,3 +177,36 @@ def test_any_real_number_is_taken_as_a_plain_one_but_not_a_bool_or_string() -> N
     for bad in (True, "5", b"5", None):
         with pytest.raises(ValueError, match="delay: must be a number of seconds"):
             new_job("t", delay=bad)
+
+
+# --- numbers a handler gives: handled, never stored as they came -------------------------
+
+
+def _claimed() -> Claimed:
+    return Claimed("j", "t", b"null", 1, 5, 1.0, "7", 0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("asked", "within"),
+    [(math.inf, (limits.DELAY_S.high, limits.DELAY_S.high)), (1e300, (limits.DELAY_S.high,) * 2),
+     (-5.0, (0.0, 0.0)), (math.nan, (0.0, JobSettings().backoff_base_s))],
+)  # fmt: skip
+def test_a_handlers_retry_delay_is_held_to_the_delay_range(
+    asked: float, within: tuple[float, float]
+) -> None:
+    outcome = outcomes.failed(_claimed(), Retry(asked), JobSettings(), 0.1)
+    assert outcome.kind == "retry"
+    assert within[0] <= outcome.delay_s <= within[1]
+
+
+def test_a_nan_result_is_refused_not_stored() -> None:
+    outcome = outcomes.done(_claimed(), {"score": math.nan}, 0.1)
+    assert (outcome.kind, outcome.reason, outcome.result) == ("fail", "bad_result", None)
+
+
+def test_progress_is_held_to_0_100_and_nan_dropped() -> None:
+    seen: list[float] = []
+    ctx = JobContext("j", "t", None, sink=lambda _c, pct, _m: seen.append(pct))
+    for pct in (math.nan, -3.0, 50.0, math.inf, 1e300):
+        ctx.progress(pct)
+    assert seen == [0.0, 50.0, 100.0, 100.0]
