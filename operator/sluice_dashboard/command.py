@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from sluice.cli.common import DEFAULT_REDIS_URL, EXIT_FAILED, EXIT_USAGE, fail, redis_options
-from sluice.connection import connect, redact
+from sluice.connection import redact
 
 from .settings import LOOPBACK_HOSTS, DashboardSettings
+from .sources import RedisQueues
 
 EXTRAS_HINT = "pip install 'sluice-queue[dashboard]'"
 TOKEN_ENV = "SLUICE_DASHBOARD_TOKEN"  # noqa: S105  (the variable's name, not a token)
@@ -110,9 +111,13 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(
     server_class: Any, url: str, settings: DashboardSettings, host: str, port: int
 ) -> int:
-    client = connect(url, async_=True, **redis_options())
-    await client.ping()  # unreachable: the CLI says so and exits 3
-    server = server_class(url, settings, host=host, port=port, client=client)
+    source = RedisQueues.from_url(url, settings.queues, **redis_options())
+    try:
+        await source.client.ping()  # unreachable: the CLI says so and exits 3
+    except BaseException:
+        await source.close()
+        raise
+    server = server_class(source, settings, host=host, port=port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -124,5 +129,4 @@ async def _serve(
         await stop.wait()
     finally:
         await server.stop()
-        await client.aclose()
     return 0

@@ -26,13 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sluice import AsyncQueue, QueueStats
-from sluice.protocol.keys import check_queue_name
-from sluice.protocol.scripts import AsyncClient
 from sluice_scaling.reconcile import describe_error
 
 from .control import ScalingControl
 from .decisions import DecisionLog, DecisionRecord
 from .settings import DashboardSettings
+from .sources import QueueSource
 from .views import Sample, sample_of, summary_json
 
 log = logging.getLogger(__name__)
@@ -52,7 +51,7 @@ def sse(event: str, data: Any) -> bytes:
 class Track:
     """What the hub knows of one queue."""
 
-    name: str
+    name: str  # its id: the queue's name, or namespace/name under the operator
     queue: AsyncQueue
     samples: deque[Sample]
     snapshots: deque[QueueStats]
@@ -86,13 +85,13 @@ class Hub:
 
     def __init__(
         self,
-        client: AsyncClient,
+        source: QueueSource,
         settings: DashboardSettings,
         decisions: DecisionLog | None = None,
         control: ScalingControl | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.client, self.settings = client, settings
+        self.source, self.settings = source, settings
         self.decisions, self.control, self.clock = decisions, control, clock
         self.tracks: dict[str, Track] = {}
         self.subscribers: dict[str, set[Subscription]] = {}
@@ -101,8 +100,6 @@ class Hub:
         self._discovered_at: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._reads = asyncio.Semaphore(CONCURRENT_READS)
-        for name in settings.queues:
-            self._track(name)
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -141,45 +138,55 @@ class Hub:
 
     # --- queues ----------------------------------------------------------------
 
-    def _track(self, name: str) -> Track:
+    def _track(self, name: str, queue: AsyncQueue) -> Track:
         track = self.tracks.get(name)
-        if track is None:
-            s = self.settings
-            track = Track(
-                name,
-                AsyncQueue(check_queue_name(name), redis=self.client),
-                deque(maxlen=s.history),
-                deque(maxlen=max(s.rate_window, s.wait_window) + 1),
-            )
-            self.tracks[name] = track
+        if track is not None and (track.queue.name, track.queue.client) == (
+            queue.name,
+            queue.client,
+        ):
+            return track
+        s = self.settings  # new, or moved to another queue or Redis: its history starts again
+        track = Track(
+            name,
+            queue,
+            deque(maxlen=s.history),
+            deque(maxlen=max(s.rate_window, s.wait_window) + 1),
+        )
+        self.tracks[name] = track
         return track
 
     async def discover(self) -> None:
-        if self.settings.queues:
-            return
+        """Track the queues the source names now; forget those it no longer does."""
         try:
-            names = await AsyncQueue.discover(self.client)
+            ids = (await self.source.ids())[: self.settings.max_queues]
         except Exception as exc:
             self.discovery_error = describe_error(exc)
             return
         self.discovery_error = None
-        for name in names[: self.settings.max_queues]:
-            self._track(name)
+        for name in set(self.tracks) - set(ids):
+            del self.tracks[name]
+        for name in ids:  # re-opened too: a JobQueue's spec may move it to another Redis
+            if (queue := await self._open(name, listed=True)) is not None:
+                self._track(name, queue)
+
+    async def _open(self, name: str, *, listed: bool = False) -> AsyncQueue | None:
+        try:
+            return await self.source.open(name, listed=listed)
+        except Exception as exc:  # this queue is unreachable: the others still show
+            log.warning("cannot open queue %s: %s", name, describe_error(exc))
+            return None
 
     async def find(self, name: str) -> Track | None:
         """The queue's track; a queue created since the last scan is found (and tracked) too."""
         track = self.tracks.get(name)
-        if track is not None or self.settings.queues:
+        if track is not None:
             return track
-        try:
-            keys = AsyncQueue(check_queue_name(name), redis=self.client).keys
-        except ValueError:
-            return None
-        if await self.client.exists(keys.stats, keys.config) == 0:
-            return None
         if len(self.tracks) >= self.settings.max_queues:
             return None
-        track = self._track(name)
+        queue = await self._open(name)
+        if queue is None:
+            return None
+        track = self._track(name, queue)
         await self._poll(track)
         return track
 

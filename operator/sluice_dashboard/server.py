@@ -17,14 +17,13 @@ from typing import Any
 
 from aiohttp import web
 
-from sluice.connection import connect
-
 from .api import Api
 from .control import ScalingControl
 from .decisions import DecisionLog
 from .guard import middlewares, security_headers
 from .hub import Hub
 from .settings import DashboardSettings
+from .sources import QueueSource, RedisQueues
 
 SETTINGS_KEY = web.AppKey("settings", DashboardSettings)
 HUB_KEY = web.AppKey("hub", Hub)
@@ -63,21 +62,16 @@ class DashboardServer:
 
     def __init__(
         self,
-        redis_url: str,
+        source: QueueSource,
         settings: DashboardSettings,
         *,
         host: str = "127.0.0.1",
         port: int = 8089,
         decisions: DecisionLog | None = None,
         control: ScalingControl | None = None,
-        client: Any = None,
-        cluster: bool = False,
-        password: str | None = None,
     ) -> None:
-        self._owned = client is None
-        self.client = client or connect(redis_url, async_=True, cluster=cluster, password=password)
-        self.settings, self.host, self.port = settings, host, port
-        self.hub = Hub(self.client, settings, decisions, control)
+        self.source, self.settings, self.host, self.port = source, settings, host, port
+        self.hub = Hub(source, settings, decisions, control)
         self.app = make_app(self.hub, settings, host)
         self._runner: web.AppRunner | None = None
 
@@ -97,15 +91,23 @@ class DashboardServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._owned:
-            await self.client.aclose()
+        await self.source.close()
 
 
 class DashboardThread:
-    """A :class:`DashboardServer` on a loop of its own in a daemon thread."""
+    """A :class:`DashboardServer` on a loop of its own in a daemon thread (one Redis)."""
 
-    def __init__(self, redis_url: str, settings: DashboardSettings, **kwargs: Any) -> None:
-        self._args = (redis_url, settings)
+    def __init__(
+        self,
+        redis_url: str,
+        settings: DashboardSettings,
+        *,
+        cluster: bool = False,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._url, self._settings = redis_url, settings
+        self._connection = {"cluster": cluster, "password": password}  # never in a repr
         self._kwargs = kwargs
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -123,7 +125,9 @@ class DashboardThread:
             raise
 
     async def _start(self) -> Where:
-        self._server = DashboardServer(*self._args, **self._kwargs)
+        # The client is made on this loop: an asyncio client belongs to the loop that uses it.
+        source = RedisQueues.from_url(self._url, self._settings.queues, **self._connection)
+        self._server = DashboardServer(source, self._settings, **self._kwargs)
         return await self._server.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:

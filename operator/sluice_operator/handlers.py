@@ -27,12 +27,14 @@ from typing import Any
 
 import kopf
 
+from sluice_dashboard.decisions import DecisionLog
 from sluice_scaling.reconcile import describe_error
 from sluice_scaling.resource import GROUP, PLURAL, VERSION
 from sluice_scaling.spec import JobQueueSpec, SpecError, parse_spec
 from sluice_scaling.stats_reader import RedisPool, reader_for, resolve_endpoint
 
 from . import jobqueue_status as status_mod
+from .dashboard import queue_id
 from .kube.api import KubeApi
 from .kube.config import api_client, connection_info, load_configuration
 from .queue_metrics import OperatorMetrics
@@ -65,6 +67,7 @@ class Operator:
         self.clock = clock
         self._api: KubeApi | None = None
         self.scalers: dict[Key, QueueScaler] = {}
+        self.decisions: DecisionLog | None = None  # set when the dashboard is served
         self._invalid: dict[str, int] = {}  # uid -> generation already reported as invalid
 
     @property
@@ -221,6 +224,8 @@ class Operator:
         if tick is None:
             return
         self.metrics.observe(*key, tick, step.seconds)
+        if self.decisions is not None:
+            self.decisions.record(queue_id(key), tick)
         if tick.scaled_from is not None:
             up = tick.target > tick.scaled_from
             message = f"{tick.scaled_from} -> {tick.target}: {tick.decision.reason}"

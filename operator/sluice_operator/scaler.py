@@ -24,6 +24,7 @@ from sluice_scaling.reconcile import Reconciler, Tick, describe_error
 from sluice_scaling.scheduler import Scheduler, ScheduleState
 from sluice_scaling.spec import JobQueueSpec
 from sluice_scaling.stats_reader import (
+    Endpoint,
     QueueReader,
     RedisPool,
     job_settings,
@@ -80,12 +81,13 @@ class SecretBackedReader:
         self.api, self.pool = api, pool
         self.namespace, self.name, self.spec = namespace, name, spec
         self._reader: QueueReader | None = None
+        self.endpoint: Endpoint | None = None  # as last resolved (the dashboard connects to it)
 
     def connected(self) -> QueueReader:
         if self._reader is None:
             read = self._read_secret
-            endpoint = resolve_endpoint(self.namespace, self.spec, read)
-            self._reader = reader_for(self.name, self.spec, self.pool.client(endpoint))
+            self.endpoint = resolve_endpoint(self.namespace, self.spec, read)
+            self._reader = reader_for(self.name, self.spec, self.pool.client(self.endpoint))
         return self._reader
 
     def _read_secret(self, namespace: str, name: str, key: str) -> bytes:

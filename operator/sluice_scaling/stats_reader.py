@@ -15,11 +15,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sluice import Queue
 from sluice.connection import connect, redact
 from sluice.job_settings import JobSettings
-from sluice.protocol.scripts import SyncClient
+from sluice.protocol.scripts import AsyncClient, SyncClient
 from sluice.stats import QueueStats
 
 from .endpoint import queue_name, redis_url
@@ -72,6 +73,7 @@ class RedisPool:
 
     def __init__(self) -> None:
         self._clients: dict[Endpoint, SyncClient] = {}
+        self._async_clients: dict[Endpoint, AsyncClient] = {}
         self._lock = threading.Lock()
         self._ca_dir: Path | None = None
 
@@ -82,16 +84,24 @@ class RedisPool:
                 found = self._clients[endpoint] = self._connect(endpoint)
             return found
 
-    def _connect(self, endpoint: Endpoint) -> SyncClient:
-        client: SyncClient = connect(
+    def async_client(self, endpoint: Endpoint) -> AsyncClient:
+        """An asyncio client for ``endpoint`` (the dashboard's; use it on one event loop)."""
+        with self._lock:
+            found = self._async_clients.get(endpoint)
+            if found is None:
+                found = self._async_clients[endpoint] = self._connect(endpoint, async_=True)
+            return found
+
+    def _connect(self, endpoint: Endpoint, *, async_: bool = False) -> Any:
+        return connect(
             endpoint.url,
             username=endpoint.username,
             password=endpoint.password,
             tls_ca_file=self._ca_file(endpoint.ca_pem),
             tls_insecure=endpoint.insecure,
             cluster=endpoint.cluster,
+            async_=async_,
         )
-        return client
 
     def _ca_file(self, pem: bytes | None) -> str | None:
         """redis-py wants a CA *file*: write each bundle once, named by its digest."""
@@ -112,6 +122,14 @@ class RedisPool:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+
+    async def aclose(self) -> None:
+        """Close the asyncio clients (on the loop that used them)."""
+        with self._lock:
+            clients = list(self._async_clients.values())
+            self._async_clients.clear()
+        for client in clients:
+            await client.aclose()
 
 
 class QueueReader:

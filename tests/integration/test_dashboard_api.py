@@ -23,6 +23,7 @@ from sluice_dashboard.decisions import DecisionLog
 from sluice_dashboard.hub import Hub
 from sluice_dashboard.server import HUB_KEY, make_app
 from sluice_dashboard.settings import DashboardSettings
+from sluice_dashboard.sources import RedisQueues
 
 TOKEN = "s3cret-token-of-the-test"
 SCHEMA = json.loads(
@@ -48,7 +49,7 @@ async def make_client(redis_url: str) -> AsyncIterator[MakeClient]:
     ) -> TestClient[Any, Any]:
         settings = settings or DashboardSettings(poll_interval_s=0.1, discover_every_s=0.2)
         client = connect(redis_url, async_=True)
-        hub = Hub(client, settings, decisions, control)
+        hub = Hub(RedisQueues(client, settings.queues), settings, decisions, control)
         await hub.refresh()
         if live:
             hub.start()

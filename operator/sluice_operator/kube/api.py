@@ -122,3 +122,11 @@ class KubeApi:
             GROUP, VERSION, namespace, PLURAL, name, {"status": dict(status)},
             _content_type=MERGE,
         )  # fmt: skip
+
+    def patch_spec(self, namespace: str, name: str, spec: Mapping[str, Any]) -> None:
+        """Merge ``spec`` into the JobQueue's spec (the dashboard's pause and resume)."""
+        self._call(
+            self.custom.patch_namespaced_custom_object,
+            GROUP, VERSION, namespace, PLURAL, name, {"spec": dict(spec)},
+            _content_type=MERGE,
+        )  # fmt: skip
