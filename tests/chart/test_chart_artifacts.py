@@ -207,6 +207,19 @@ def test_notes_give_next_steps() -> None:
     assert "team-a" in namespaced
     assert "redis://sluice-redis.queues.svc:6379/0" in namespaced
     assert "not for production" in namespaced
+    assert "port-forward" not in notes  # no web dashboard unless enabled
+
+
+def test_notes_give_the_web_dashboards_port_forward_line() -> None:
+    notes = _notes({"webDashboard": {"enabled": True}})
+    assert "kubectl -n queues port-forward service/sluice-web 8089:8089" in notes
+    assert "Read-only" in notes
+    with_actions = _notes({
+        "webDashboard": {"enabled": True, "allowActions": True, "tokenSecret": {"name": "tok"},
+                         "ingress": {"enabled": True, "host": "q.example.com"}},
+    })  # fmt: skip
+    assert "bearer token in Secret tok" in with_actions
+    assert "http://q.example.com/" in with_actions
 
 
 def test_packaged_chart_renders_like_the_directory(tmp_path: Path) -> None:

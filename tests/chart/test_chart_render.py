@@ -42,6 +42,12 @@ EVERYTHING = {
         "workerPodMonitor": {"enabled": True},
     },
     "dashboard": {"enabled": True},
+    "webDashboard": {
+        "enabled": True,
+        "allowActions": True,
+        "tokenSecret": {"name": "sluice-web-token"},
+        "ingress": {"enabled": True, "className": "nginx", "tlsSecretName": "sluice-tls"},
+    },
     "imagePullSecrets": [{"name": "regcred"}],
     "podLabels": {"team": "platform"},
 }
@@ -53,6 +59,7 @@ VALUE_SETS = {
     "service-monitor": {"metrics": {"serviceMonitor": {"enabled": True}}},
     "worker-pod-monitor": {"metrics": {"workerPodMonitor": {"enabled": True}}},
     "dashboard": {"dashboard": {"enabled": True}},
+    "web-dashboard": {"webDashboard": {"enabled": True}},
     "no-crds-text-logs": {"crds": {"install": False}, "logging": {"format": "text"}},
     "everything": EVERYTHING,
 }
@@ -356,3 +363,43 @@ def test_worker_pod_monitor_scrapes_the_pods_the_operator_renders(
     expected = {"matchNames": namespaces} if namespaces else {"any": True}
     assert monitor["spec"]["namespaceSelector"] == expected
     assert not of_kind(render(values), "PodMonitor")
+
+
+def test_the_web_dashboard_is_off_by_default() -> None:
+    objs = render({})
+    assert not [o for o in objs if o["metadata"]["name"].endswith("-web")]
+    args = parse_args(_operator({})["args"])
+    assert args.dashboard_port == 0
+
+
+def test_the_web_dashboard_runs_in_the_operator_behind_its_service_and_ingress() -> None:
+    values = EVERYTHING
+    objs = render(values)
+    container = _operator(values)
+    args = parse_args(container["args"])
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert args.dashboard_port == ports["web"] == 8089
+    assert (args.dashboard_allow_actions, args.dashboard_show_payloads) == (True, False)
+    # The token comes from the Secret, never from an argument.
+    (env,) = [e for e in container["env"] if e["name"] == "SLUICE_DASHBOARD_TOKEN"]
+    assert env["valueFrom"]["secretKeyRef"] == {"name": "sluice-web-token", "key": "token"}
+    assert not any("token" in a for a in container["args"])
+
+    service = named(objs, "Service", "-web")
+    operator_labels = one(objs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= operator_labels.items()
+    assert service["spec"]["ports"][0]["targetPort"] == "web"
+    ingress = one(objs, "Ingress")
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": service["metadata"]["name"], "port": {"name": "web"}}
+    assert ingress["spec"]["tls"][0]["secretName"] == "sluice-tls"
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+
+
+def test_actions_without_a_token_secret_are_refused() -> None:
+    done = helm_run(
+        "template", "sluice", str(CHART),
+        values={"webDashboard": {"enabled": True, "allowActions": True}},
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "tokenSecret" in done.stderr

@@ -123,6 +123,8 @@ REJECTED = [
     pytest.param({"redis": {"enabled": "yes"}}, "enabled", id="bool-as-string"),
     pytest.param({"resources": {"request": {"cpu": "1"}}}, "request", id="resources-typo"),
     pytest.param({"podLabels": {"team": 1}}, "team", id="label-not-string"),
+    pytest.param({"webDashboard": {"allowActions": True}}, "tokenSecret", id="actions-no-token"),
+    pytest.param({"webDashboard": {"port": 80}}, "port", id="privileged-port"),
 ]
 
 
