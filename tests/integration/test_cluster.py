@@ -246,3 +246,23 @@ async def test_async_wait_and_events_on_a_cluster(cluster_ports: list[int]) -> N
         ]  # fmt: skip
     finally:
         await client.aclose()
+
+
+def test_dependencies_and_schedules_on_a_cluster(cluster: redis.cluster.RedisCluster) -> None:
+    """Parents, children and schedule records share the queue's slot: scripts run as one."""
+    for name in QUEUES:
+        queue = Queue(name, cluster)
+        queue.enqueue("t", id="parent")
+        queue.enqueue("t", id="child", after=["parent"])
+        queue.enqueue("t", id="doomed", after=["child"])
+        assert queue.stats().blocked == 2
+        (job,) = queue.protocol.claim("w", 10, 30)
+        queue.protocol.finish([Outcome(job.id, job.token, "done")])
+        (child,) = queue.protocol.claim("w", 10, 30)
+        assert child.id == "child"
+        queue.protocol.finish([Outcome(child.id, child.token, "fail", reason="x")])
+        doomed = queue.get("doomed")
+        assert doomed is not None
+        assert doomed.dead_reason == "dependency_failed"
+        assert queue.fire_schedule("s", 1000) == 0
+        assert queue.schedule_marks() == {"s": 1000}

@@ -28,6 +28,18 @@ class QueueFull(SluiceError):
         self.limit = limit
 
 
+class UnknownParent(SluiceError, ValueError):
+    """Enqueue refused: a job's ``after`` names a job the queue does not hold (never
+    enqueued, or expired after the result TTL). Nothing of the batch was added."""
+
+    def __init__(self, queue: str, job_id: str, parent: str) -> None:
+        super().__init__(
+            f"after: job {job_id!r} names parent {parent!r}, which queue {queue!r} does not "
+            "hold (parents must be enqueued first, and not yet expired)"
+        )
+        self.queue, self.job_id, self.parent = queue, job_id, parent
+
+
 class JobNotFound(SluiceError):
     """No job with that id (never existed, or expired after the result TTL)."""
 

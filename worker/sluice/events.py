@@ -25,7 +25,7 @@ from sluice.protocol.keys import QueueKeys
 # Event types, in a job's life. A job's own scripts write them (see docs/protocol.md).
 TYPES = (
     "enqueued", "started", "progress", "retried", "released", "lease_expired",
-    "cancel_requested", "completed", "dead_lettered", "cancelled", "requeued",
+    "cancel_requested", "completed", "dead_lettered", "cancelled", "requeued", "unblocked",
 )  # fmt: skip
 # Fields that are numbers on the wire (everything else stays text).
 _INTS = ("attempt", "delay_ms")

@@ -35,6 +35,9 @@ class JobInfo:
     error: str | None  # last error or traceback
     dead_reason: str | None
     cancel_requested: bool
+    parents: tuple[str, ...] = ()  # enqueued ``after`` these jobs
+    children: tuple[str, ...] = ()  # jobs enqueued after this one
+    waiting_for: int | None = None  # blocked: parents not completed yet
 
 
 def decode_value(data: bytes | None) -> Any:
@@ -85,4 +88,9 @@ def parse(
         error=_str(h.get(F.ERROR)),
         dead_reason=_str(h.get(F.DEAD_REASON)),
         cancel_requested=F.CANCEL in h,
+        parents=tuple(h.get(F.PARENTS, b"").decode().split()),
+        children=tuple(h.get(F.CHILDREN, b"").decode().split()),
+        waiting_for=int(h[F.PENDING])
+        if STATES.get(h.get(F.STATE, b"").decode()) == "blocked" and F.PENDING in h
+        else None,
     )

@@ -95,6 +95,8 @@ BACKOFF_CAP_S = Range(0, DAY, "seconds", low_open=True)
 BACKOFF_MULTIPLIER = Range(1, 100)
 # Finished jobs and their results are kept this long (Redis memory grows with it).
 RESULT_TTL_S = Range(1, 30 * DAY, "seconds", integer=True)
+# Parents one job may wait for (enqueue ``after=``).
+MAX_PARENTS = 100
 DEAD_MAX = Range(1, 10_000_000, "dead letters", integer=True)
 MAX_LENGTH = Range(1, 1_000_000_000, "jobs", integer=True)
 # The lifecycle event stream's bound (XADD MAXLEN ~): ~150 bytes of Redis per event.

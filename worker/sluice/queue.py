@@ -61,11 +61,17 @@ def new_job(
     delay: float = 0,
     timeout: float | None = None,
     max_attempts: int | None = None,
+    after: Iterable[str] = (),
+    run_if_parent_fails: bool = False,
 ) -> NewJob:
     """Validate and encode one job; ValueError names the argument and its range."""
     if not isinstance(task, str) or not task:
         raise ValueError(f"task: must be a non-empty string, got {task!r}")
+    if not isinstance(run_if_parent_fails, bool):
+        raise ValueError(f"run_if_parent_fails: must be true or false, got {run_if_parent_fails!r}")
     return NewJob(
+        after=_parents(after),
+        run_if_parent_fails=run_if_parent_fails,
         id=check_job_id(id) if id is not None else new_id(),
         task=task,
         payload=_payload(payload),
@@ -74,6 +80,22 @@ def new_job(
         max_attempts=None if max_attempts is None else _attempts(max_attempts),
         timeout_s=None if timeout is None else limits.TIMEOUT_S.check("timeout", timeout),
     )
+
+
+def _parents(after: Any) -> tuple[str, ...]:
+    if isinstance(after, str) or not isinstance(after, Iterable):
+        raise ValueError(f"after: must be a list of job ids, got {after!r}")
+    parents: list[str] = []
+    for parent in after:
+        try:
+            check_job_id(parent)
+        except ValueError as exc:
+            raise ValueError(f"after: {str(exc).removeprefix('id: ')}") from None
+        if parent not in parents:
+            parents.append(parent)
+    if len(parents) > limits.MAX_PARENTS:
+        raise ValueError(f"after: at most {limits.MAX_PARENTS} parents, got {len(parents)}")
+    return tuple(parents)
 
 
 def _attempts(value: Any) -> int:
@@ -195,10 +217,15 @@ class Queue(_QueueBase):
         delay: float = 0,
         timeout: float | None = None,
         max_attempts: int | None = None,
+        after: Iterable[str] = (),
+        run_if_parent_fails: bool = False,
     ) -> JobHandle:
         """Add one job; returns its id (a str) as a handle: ``enqueue(...).result(timeout)``.
 
-        Same id again: a no-op (within the result TTL).
+        Same id again: a no-op (within the result TTL). ``after``: ids of jobs that must
+        complete first; the job waits, blocked, until they have. When one is dead-lettered
+        or cancelled the job is dead-lettered (reason ``dependency_failed``), unless
+        ``run_if_parent_fails``. A parent the queue does not hold raises UnknownParent.
         """
         job = new_job(
             task,
@@ -208,6 +235,8 @@ class Queue(_QueueBase):
             delay=delay,
             timeout=timeout,
             max_attempts=max_attempts,
+            after=after,
+            run_if_parent_fails=run_if_parent_fails,
         )
         call = ops.enqueue(self.name, [job])
         self._retrier.call(partial(self.protocol.run, call), [job.id])
@@ -454,6 +483,8 @@ class AsyncQueue(_QueueBase):
         delay: float = 0,
         timeout: float | None = None,  # noqa: ASYNC109  (the job's, not this call's)
         max_attempts: int | None = None,
+        after: Iterable[str] = (),
+        run_if_parent_fails: bool = False,
     ) -> AsyncJobHandle:
         job = new_job(
             task,
@@ -463,7 +494,12 @@ class AsyncQueue(_QueueBase):
             delay=delay,
             timeout=timeout,
             max_attempts=max_attempts,
+            after=after,
+            run_if_parent_fails=run_if_parent_fails,
         )
+        if job.after:  # alone: an unknown parent must refuse this job, not a shared batch
+            await self._send([job])
+            return AsyncJobHandle(job.id, self)
         await self._batcher.add(job)  # with the jobs of concurrent calls: see sluice.coalesce
         return AsyncJobHandle(job.id, self)
 

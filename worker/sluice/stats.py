@@ -111,6 +111,8 @@ class Counters:
     dead_lettered: int = 0
     dead_trimmed: int = 0  # dead letters dropped because the DLQ was full
     cancelled: int = 0  # jobs cancelled before or while running
+    blocked: int = 0  # jobs enqueued waiting for parents (``after=``)
+    unblocked: int = 0  # blocked jobs released, dead-lettered or cancelled
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,11 @@ class QueueStats:
     def backlog(self) -> int:
         """Jobs that could run now: ready at every priority plus due delayed."""
         return sum(self.ready.values()) + self.delayed_due
+
+    @property
+    def blocked(self) -> int:
+        """Jobs waiting for their parents: not backlog, they cannot run yet."""
+        return max(0, self.counters.blocked - self.counters.unblocked)
 
     @property
     def busy_slots(self) -> int:

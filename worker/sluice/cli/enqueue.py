@@ -12,11 +12,14 @@ from sluice.cli.common import EXIT_OK, add_json_flag, open_queue, print_json, re
 from sluice.queue import new_job
 
 # Keys of one JSON line, as Queue.enqueue's arguments.
-FIELDS = ("task", "payload", "id", "priority", "delay", "timeout", "max_attempts")
+FIELDS = ("task", "payload", "id", "priority", "delay", "timeout", "max_attempts", "after",
+          "run_if_parent_fails")  # fmt: skip
 
 EPILOG = """JSON lines: one object per line with "task" and optionally "payload", "id",
 "priority" (critical, high, normal, low), "delay", "timeout" (seconds, numbers, not
-strings), "max_attempts". A malformed line stops the command before anything is enqueued
+strings), "max_attempts", "after" (a list of parent job ids: the job waits until each
+completed), "run_if_parent_fails" (true: run even if a parent is dead-lettered or
+cancelled). A malformed line stops the command before anything is enqueued
 (exit 2); a full queue exits 1. With --file, give no TASK and no per-job options: each
 line carries its own."""
 
@@ -27,6 +30,8 @@ _JOB_OPTIONS = {
     "delay": "--delay",
     "timeout": "--timeout",
     "max_attempts": "--max-attempts",
+    "after": "--after",
+    "run_if_parent_fails": "--run-if-parent-fails",
 }
 
 
@@ -47,6 +52,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--delay", type=float, help="seconds before it may run (default 0)")
     p.add_argument("--timeout", type=float, help="seconds (default: the queue's setting)")
     p.add_argument("--max-attempts", type=int, help="attempts (default: the queue's setting)")
+    p.add_argument(
+        "--after",
+        action="append",
+        metavar="ID",
+        help="a parent job: this one waits until it completed (repeat for several)",
+    )
+    p.add_argument(
+        "--run-if-parent-fails",
+        action="store_const",
+        const=True,
+        help="run even if a parent is dead-lettered or cancelled (default: dead-letter it)",
+    )
     add_json_flag(p)
     p.set_defaults(func=run)
 

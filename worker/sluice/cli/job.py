@@ -98,9 +98,12 @@ def as_dict(info: JobInfo) -> dict[str, Any]:
 def render(info: JobInfo, now: float) -> str:
     lines = []
     for key, value in as_dict(info).items():
-        if value is None or value is False:
+        if value is None or value is False or value == ():
             continue
-        text = when(value, now) if key in TIME_FIELDS else str(value)
+        if isinstance(value, tuple):  # parents, children
+            text = ", ".join(value)
+        else:
+            text = when(value, now) if key in TIME_FIELDS else str(value)
         if "\n" in text:  # tracebacks: indented below the key
             text = "\n" + "\n".join("    " + line for line in text.splitlines())
         lines.append(f"{key:<16} {text}")

@@ -95,6 +95,12 @@ class F:
     ERROR = "x"  # last error / traceback
     DEAD_REASON = "y"
     CANCEL = "c"  # cancel requested while running
+    # Dependencies (enqueue ``after=``): a child's parents and, while it is blocked, how many
+    # have not completed; a parent's children. Ids are space-separated (ids hold no spaces).
+    PARENTS = "P"
+    PENDING = "n"
+    CHILDREN = "C"
+    RUN_ANYWAY = "v"  # 1: the child runs when a parent is dead-lettered or cancelled
 
 
 # Job states as stored (one letter) and as shown.
@@ -105,6 +111,7 @@ STATES = {
     "c": "completed",
     "f": "dead",
     "x": "cancelled",
+    "b": "blocked",  # waiting for its parents (enqueue ``after=``): not backlog
 }
 
 

@@ -24,6 +24,8 @@ class NewJob:
     delay_s: float = 0.0
     max_attempts: int | None = None  # None: the queue's setting
     timeout_s: float | None = None  # None: the queue's setting
+    after: tuple[str, ...] = ()  # parents: the job waits (blocked) until each completed
+    run_if_parent_fails: bool = False  # else a dead or cancelled parent dead-letters it
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sluice.errors import QueueFull
+from sluice.errors import QueueFull, UnknownParent
 from sluice.protocol.messages import (
     OUTCOME_CODES,
     START_CODE,
@@ -67,6 +67,7 @@ def _job_args(jobs: Sequence[NewJob]) -> list[Arg]:
     for j in jobs:
         args += [j.id, j.task, j.payload, int(j.priority), _ms(j.delay_s)]
         args += [_opt(j.max_attempts), _opt(j.timeout_s)]
+        args += [" ".join(j.after), "1" if j.run_if_parent_fails else ""]
     return args
 
 
@@ -74,6 +75,8 @@ def _added(queue: str) -> Callable[[list[Any]], int]:
     def parse(reply: list[Any]) -> int:
         if int(reply[0]) == 0:
             raise QueueFull(queue, int(reply[1]), int(reply[2]))
+        if int(reply[0]) == 2:
+            raise UnknownParent(queue, text(reply[1]), text(reply[2]))
         return int(reply[1])
 
     return parse

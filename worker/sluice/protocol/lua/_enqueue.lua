@@ -1,17 +1,70 @@
 -- Adding jobs, shared by the scripts that say "-- uses: enqueue" (enqueue, fire).
--- ARGV[base]: number of jobs n; then 7 fields per job:
+-- ARGV[base]: number of jobs n; then 9 fields per job:
 --   id, task, payload, priority (0-3), delay_ms, max_attempts ('' = queue default),
---   timeout_s ('' = queue default)
+--   timeout_s ('' = queue default), after (parent ids, space-separated, '' = none),
+--   run_anyway ('1': run when a parent is dead-lettered or cancelled, '' = dead-letter it)
 -- wanted(i), when given, picks the jobs (0-based) to add; the others are left out.
 -- An id that already exists is left alone (idempotent).
--- Returns {1, added} or, when max_length would be exceeded, {0, waiting, max_length}
--- and adds nothing.
+-- Returns {1, added}; or, adding nothing: {0, waiting, max_length} when max_length would
+-- be exceeded, {2, id, parent} when a job names a parent the queue does not hold (a parent
+-- earlier in the same batch counts: it is added first, so no cycle can form).
+local FIELDS = 9
+
+-- A child of parents: blocked until each has completed. A parent already completed counts
+-- as done; one dead-lettered or cancelled fails the child at once (unless run_anyway).
+-- Returns the parents still pending, and the first failed parent (or nil).
+local function link_parents(id, after, run_anyway)
+  local pending, failed = 0, nil
+  for parent in string.gmatch(after, '%S+') do
+    local pkey = jobkey(parent)
+    local state, children = unpack(redis.call('HMGET', pkey, F.state, F.children))
+    if state == STATE.completed then
+      -- done already
+    elseif (state == STATE.dead or state == STATE.cancelled) and not run_anyway then
+      failed = failed or parent
+    elseif state ~= STATE.dead and state ~= STATE.cancelled then
+      pending = pending + 1
+      redis.call('HSET', pkey, F.children, children and (children .. ' ' .. id) or id)
+    end
+  end
+  return pending, failed
+end
+
+-- Born dead: a parent had already failed. Trimming the dead-letter queue is left to the
+-- next dead-lettering (enqueue stays free of the lifecycle code).
+local function dead_at_birth(id, key, parent, now)
+  redis.call('HSET', key, F.state, STATE.dead, F.finished, now,
+    F.dead_reason, 'dependency_failed', F.error, 'parent ' .. parent .. ' did not complete')
+  redis.call('ZADD', DEAD, now, id)
+  count('dead_lettered')
+  emit('dead_lettered', id, 'reason', 'dependency_failed')
+end
+
 local function enqueue_batch(base, wanted)
   local n = tonumber(ARGV[base])
-  local function job(i) return base + 1 + i * 7 end
+  local function job(i) return base + 1 + i * FIELDS end
   local function picked(i) return wanted == nil or wanted(i) end
   -- Only the length limit matters here: one field, not the whole config().
   local max_length = setting(redis.call('HGET', CONFIG, 'max_length'), nil, 1, MAXIMA.max_length)
+
+  local with_parents = false
+  for i = 0, n - 1 do
+    if picked(i) and ARGV[job(i) + 7] ~= '' then with_parents = true end
+  end
+  if with_parents then
+    local earlier = {}
+    for i = 0, n - 1 do
+      if picked(i) then
+        local o = job(i)
+        for parent in string.gmatch(ARGV[o + 7], '%S+') do
+          if not earlier[parent] and redis.call('EXISTS', jobkey(parent)) == 0 then
+            return {2, ARGV[o], parent}
+          end
+        end
+        earlier[ARGV[o]] = true
+      end
+    end
+  end
 
   if max_length then
     local new = 0
@@ -40,7 +93,27 @@ local function enqueue_batch(base, wanted)
       if ARGV[o + 6] ~= '' then
         table.insert(fields, F.timeout); table.insert(fields, ARGV[o + 6])
       end
-      if delay > 0 then
+      local pending, failed = 0, nil
+      if ARGV[o + 7] ~= '' then
+        local anyway = ARGV[o + 8] == '1'
+        table.insert(fields, F.parents); table.insert(fields, ARGV[o + 7])
+        if anyway then table.insert(fields, F.run_anyway); table.insert(fields, 1) end
+        pending, failed = link_parents(id, ARGV[o + 7], anyway)
+      end
+      redis.call('SET', paykey(id), ARGV[o + 2])
+      if failed then
+        redis.call('HSET', key, unpack(fields))
+        emit('enqueued', id, 'task', ARGV[o + 1])
+        dead_at_birth(id, key, failed, now)
+      elseif pending > 0 then
+        -- Blocked: in no list; the due time waits in ready_since until the parents are done.
+        table.insert(fields, F.state); table.insert(fields, STATE.blocked)
+        table.insert(fields, F.pending); table.insert(fields, pending)
+        table.insert(fields, F.ready_since); table.insert(fields, now + delay)
+        redis.call('HSET', key, unpack(fields))
+        count('blocked')
+        emit('enqueued', id, 'task', ARGV[o + 1], 'blocked_on', pending)
+      elseif delay > 0 then
         redis.call('HSET', key, unpack(fields))
         make_delayed(id, key, now + delay)
         emit('enqueued', id, 'task', ARGV[o + 1], 'delay_ms', delay)
@@ -50,7 +123,6 @@ local function enqueue_batch(base, wanted)
         table.insert(ready[pr + 1], id)
         emit('enqueued', id, 'task', ARGV[o + 1])
       end
-      redis.call('SET', paykey(id), ARGV[o + 2])
       added = added + 1
     end
   end

@@ -30,13 +30,35 @@ local function make_ready(id, key, front, since)
   woken = woken + 1
 end
 
--- Completed or cancelled: the payload goes, the hash expires after the result TTL.
-local function make_finished(id, key, state, now, cfg)
-  notify_end(id, state)
-  emit(state == STATE.completed and 'completed' or 'cancelled', id)
-  redis.call('HSET', key, F.state, state, F.finished, now)
-  redis.call('DEL', paykey(id))
-  redis.call('EXPIRE', key, cfg.result_ttl_s)
+-- Dependencies (enqueue after=): a parent that ends settles its blocked children. Completed,
+-- it counts down each child's pending parents and releases those at zero (to the delayed
+-- set while their due time is ahead); dead-lettered or cancelled, it dead-letters them
+-- (dependency_failed), and theirs in turn, unless a child said run_anyway (then it counts
+-- as done). The cascade runs from a work list, not by recursion.
+local failed_children = {}  -- {id, key, parent} still to dead-letter
+local cascading = false
+
+local function release(id, key, now)
+  count('unblocked')
+  local due = tonumber(redis.call('HGET', key, F.ready_since)) or now
+  if due > now then make_delayed(id, key, due) else make_ready(id, key, false, now) end
+  emit('unblocked', id)
+end
+
+local function settle_children(key, parent, ok, now)
+  local children = redis.call('HGET', key, F.children)
+  if not children then return end
+  for cid in string.gmatch(children, '%S+') do
+    local ckey = jobkey(cid)
+    local state, anyway = unpack(redis.call('HMGET', ckey, F.state, F.run_anyway))
+    if state == STATE.blocked then
+      if ok or anyway then
+        if redis.call('HINCRBY', ckey, F.pending, -1) <= 0 then release(cid, ckey, now) end
+      else
+        failed_children[#failed_children + 1] = {cid, ckey, parent}
+      end
+    end
+  end
 end
 
 -- Dead letters keep payload, reason and last error; the oldest beyond dead_max are dropped.
@@ -52,6 +74,34 @@ local function make_dead(id, key, reason, err, now, cfg)
     local old = redis.call('ZPOPMIN', DEAD, extra)
     for i = 1, #old, 2 do redis.call('DEL', jobkey(old[i]), paykey(old[i])) end
     count('dead_trimmed', extra)
+  end
+  settle_children(key, id, false, now)
+  if cascading then return end
+  cascading = true
+  while #failed_children > 0 do
+    local c = table.remove(failed_children)
+    if redis.call('HGET', c[2], F.state) == STATE.blocked then
+      count('unblocked')
+      make_dead(c[1], c[2], 'dependency_failed', 'parent ' .. c[3] .. ' did not complete',
+        now, cfg)
+    end
+  end
+  cascading = false
+end
+
+-- Completed or cancelled: the payload goes, the hash expires after the result TTL.
+local function make_finished(id, key, state, now, cfg)
+  notify_end(id, state)
+  emit(state == STATE.completed and 'completed' or 'cancelled', id)
+  redis.call('HSET', key, F.state, state, F.finished, now)
+  redis.call('DEL', paykey(id))
+  redis.call('EXPIRE', key, cfg.result_ttl_s)
+  settle_children(key, id, state == STATE.completed, now)
+  local first = table.remove(failed_children)  -- cancelled: the cascade as for a dead parent
+  if first and redis.call('HGET', first[2], F.state) == STATE.blocked then
+    count('unblocked')
+    make_dead(first[1], first[2], 'dependency_failed', 'parent ' .. id .. ' was cancelled',
+      now, cfg)
   end
 end
 

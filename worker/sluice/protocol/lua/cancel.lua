@@ -1,6 +1,6 @@
--- cancel: a waiting or delayed job never runs; a running one is flagged, its worker
+-- cancel: a waiting, delayed or blocked job never runs (nor do its blocked children); a running one is flagged, its worker
 -- learns it from extend and its outcome is recorded as cancelled.
--- KEYS: ready delayed stats config wake events
+-- KEYS: ready delayed dead stats config wake events
 -- uses: jobs
 -- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: job id
@@ -12,6 +12,8 @@ if state == STATE.waiting then
   redis.call('LREM', READY[(tonumber(priority) or 2) + 1], 1, id)
 elseif state == STATE.delayed then
   redis.call('ZREM', DELAYED, id)
+elseif state == STATE.blocked then
+  count('unblocked')  -- in no list: it waited for its parents
 elseif state == STATE.active then
   redis.call('HSET', key, F.cancel, 1)
   emit('cancel_requested', id)
