@@ -57,6 +57,9 @@ async def test_the_opt_in_flag_creates_the_privileged_worker(
             jobqueue("trusted", {"url": redis_url}, worker={"podTemplate": HOST_ROOT})
         )
         deployment = await eventually(lambda: cluster.deployment("trusted"), what="Deployment")
+        # Stop only once the scaling loop has ticked: stopping Kopf while it starts a daemon
+        # makes its shutdown time out.
+        await eventually(lambda: cluster.condition("trusted", "Ready"), what="first status")
     volumes = deployment["spec"]["template"]["spec"]["volumes"]
     assert {"name": "root", "hostPath": {"path": "/"}} in volumes
     assert not cluster.events("trusted", "ForbiddenPodTemplate")
