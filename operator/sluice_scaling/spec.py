@@ -28,17 +28,19 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from sluice import limits
+
 from .schedules import check_cron, zone
 
 CEL = "x-kubernetes-validations"  # the CRD's key for CEL rules the API server runs
 
 # Every number has a finite, documented range (the CRD's minimum/maximum, shown in
-# the reference). The jobs' ranges are the queue's JobSettings ranges, so a spec
-# accepted here is accepted when the operator writes it to Redis.
-HOUR = 3600
-DAY = 86400
+# the reference). The jobs' and the workers' ranges are sluice.limits' own, the ones
+# JobSettings and the worker use, so a spec accepted here is accepted where it lands.
+HOUR = limits.HOUR
+DAY = limits.DAY
 MAX_REPLICAS = 10_000  # per JobQueue; far beyond a Deployment anyone runs
-MAX_JOBS = 1_000_000_000  # queue lengths and backlogs
+MAX_JOBS = int(limits.MAX_LENGTH.high)  # queue lengths and backlogs
 
 
 def cel(*rules: tuple[str, str]) -> dict[str, Any]:
@@ -260,12 +262,12 @@ class WorkerSpec(_Model):
     jobs.timeoutSeconds."""
     metrics_port: int = Field(default=9090, ge=1024, le=65535)
     """Port of the worker's /metrics, /healthz and /readyz endpoints."""
-    max_jobs: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    max_jobs: int | None = limits.MAX_JOBS.field(None)
     """Recycle workers: a worker exits (code 0) once it has run this many jobs, all finished,
     and Kubernetes starts a fresh one. For tasks that leak memory or file handles."""
-    max_jobs_per_child: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    max_jobs_per_child: int | None = limits.MAX_JOBS.field(None)
     """With isolation process: replace a job child after this many jobs."""
-    max_child_memory_mb: int | None = Field(default=None, ge=1, le=1_048_576)
+    max_child_memory_mb: int | None = limits.MAX_CHILD_MEMORY_MB.field(None)
     """With isolation process: replace a job child whose peak resident memory passed this many
     MB after a job."""
 
@@ -290,39 +292,39 @@ class BackoffSpec(_Model):
     """Delay before a retry: a uniform random time up to min(capSeconds, baseSeconds *
     multiplier^(attempt - 1))."""
 
-    base_seconds: float = Field(default=1.0, gt=0, le=DAY)
+    base_seconds: float = limits.BACKOFF_BASE_S.field(1.0)
     """Delay bound of the first retry, in seconds."""
-    cap_seconds: float = Field(default=300.0, gt=0, le=DAY)
+    cap_seconds: float = limits.BACKOFF_CAP_S.field(300.0)
     """Largest retry delay, in seconds."""
-    multiplier: float = Field(default=2.0, ge=1, le=100)
+    multiplier: float = limits.BACKOFF_MULTIPLIER.field(2.0)
     """Growth of the delay bound per attempt."""
 
 
 class JobsSpec(_Model):
     """Defaults for every job of the queue; an enqueue may override some."""
 
-    timeout_seconds: float = Field(default=300.0, gt=0, le=DAY)
+    timeout_seconds: float = limits.TIMEOUT_S.field(300.0)
     """Seconds a job may run before it is cancelled and counted as failed."""
-    max_attempts: int = Field(default=5, ge=1, le=1000)
+    max_attempts: int = limits.MAX_ATTEMPTS.field(5)
     """Attempts before a job goes to the dead-letter queue."""
-    lease_seconds: float = Field(default=30.0, ge=1, le=HOUR)
+    lease_seconds: float = limits.LEASE_S.field(30.0)
     """Lease a worker renews while a job runs; a job whose worker died is retried after at most
     this long."""
     backoff: BackoffSpec = BackoffSpec()
-    result_ttl_seconds: int = Field(default=3600, ge=1, le=30 * DAY)
+    result_ttl_seconds: int = limits.RESULT_TTL_S.field(3600)
     """Seconds a finished job and its result are kept; an enqueue with the same id is a no-op
     meanwhile. Each costs about 250 bytes of Redis plus its result, so an hour at 100 jobs/s is
     about 90 MB."""
-    dead_letter_max_length: int = Field(default=10000, ge=1, le=10_000_000)
+    dead_letter_max_length: int = limits.DEAD_MAX.field(10000)
     """Dead letters kept; the oldest are dropped beyond it."""
-    max_queue_length: int | None = Field(default=None, ge=1, le=MAX_JOBS)
+    max_queue_length: int | None = limits.MAX_LENGTH.field(None)
     """Jobs the queue may hold before an enqueue is refused (QueueFull). Unbounded when
     unset."""
     events: bool = True
     """Record every job's lifecycle events (enqueued, started, progress, retried, completed,
     dead-lettered, cancelled, ...) in the queue's bounded Redis stream, for `sluice events`,
     dashboards and applications (Queue.events). Waiting for a job's result works either way."""
-    events_max_length: int = Field(default=10000, ge=100, le=10_000_000)
+    events_max_length: int = limits.EVENTS_MAX.field(10000)
     """Events the stream keeps (trimmed in blocks, so a few more); about 150 bytes of Redis
     each, so 10,000 is about 1.5 MB."""
 
