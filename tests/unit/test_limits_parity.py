@@ -23,6 +23,7 @@ PAIRS = [
     (JobsSpec, "result_ttl_seconds", "result_ttl_s", limits.RESULT_TTL_S),
     (JobsSpec, "dead_letter_max_length", "dead_max", limits.DEAD_MAX),
     (JobsSpec, "max_queue_length", "max_length", limits.MAX_LENGTH),
+    (JobsSpec, "events_max_length", "events_max", limits.EVENTS_MAX),
     (BackoffSpec, "base_seconds", "backoff_base_s", limits.BACKOFF_BASE_S),
     (BackoffSpec, "cap_seconds", "backoff_cap_s", limits.BACKOFF_CAP_S),
     (BackoffSpec, "multiplier", "backoff_multiplier", limits.BACKOFF_MULTIPLIER),

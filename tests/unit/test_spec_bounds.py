@@ -19,7 +19,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from sluice.job_settings import JobSettings
 from sluice_scaling.spec import JobQueueSpec, SpecError, parse_spec
 
 MINIMAL: dict[str, Any] = {
@@ -146,32 +145,3 @@ def test_the_reported_cases_name_the_field_and_the_reason(
     assert any(p.startswith(f"spec.{path}:") and reason in p for p in caught.value.problems), (
         caught.value.problems
     )
-
-
-# spec.jobs becomes the queue's JobSettings in Redis (stats_reader.job_settings): the same
-# ranges, from sluice.limits, so nothing the CRD admits is refused when the operator writes it.
-SETTINGS = {
-    "jobs.timeoutSeconds": "timeout_s",
-    "jobs.maxAttempts": "max_attempts",
-    "jobs.leaseSeconds": "lease_s",
-    "jobs.backoff.baseSeconds": "backoff_base_s",
-    "jobs.backoff.capSeconds": "backoff_cap_s",
-    "jobs.backoff.multiplier": "backoff_multiplier",
-    "jobs.resultTtlSeconds": "result_ttl_s",
-    "jobs.deadLetterMaxLength": "dead_max",
-    "jobs.maxQueueLength": "max_length",
-    "jobs.eventsMaxLength": "events_max",
-}
-
-
-@pytest.mark.parametrize(("path", "setting"), SETTINGS.items(), ids=list(SETTINGS))
-def test_jobs_ranges_are_the_queue_settings_ranges(path: str, setting: str) -> None:
-    [spec_bounds] = [bounds for p, _, bounds in NUMERIC if p == path]
-    info = JobSettings.model_fields[setting]
-    settings_bounds = {
-        key: getattr(meta, key)
-        for meta in info.metadata
-        for key in ("ge", "gt", "le", "lt")
-        if isinstance(meta, getattr(at, key.title()))
-    }
-    assert spec_bounds == settings_bounds
