@@ -429,3 +429,26 @@ def test_the_command_says_when_redis_is_unreachable(capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert "cannot reach Redis at redis://***@127.0.0.1:1/0" in err
     assert "pw" not in err.replace("redis://***@", "")
+
+
+async def test_named_queues_are_the_only_ones_shown(
+    make_client: MakeClient, queue: Queue, redis_url: str
+) -> None:
+    queue.enqueue("t")
+    with Queue("other", redis_url) as other:
+        other.enqueue("t")
+    client = await make_client(DashboardSettings(queues=("mail", "not-yet")))
+    body = await (await client.get("/api/queues")).json()
+    assert [q["name"] for q in body["queues"]] == ["mail", "not-yet"]  # named: shown before a job
+    assert (await client.get("/api/queues/other")).status == 404
+
+
+async def test_a_purged_queue_leaves_the_overview(make_client: MakeClient, queue: Queue) -> None:
+    queue.enqueue("t")
+    client = await make_client()
+    hub = client.server.app[HUB_KEY]
+    assert list(hub.tracks) == ["mail"]
+    queue.purge()
+    await hub.discover()
+    assert (await (await client.get("/api/queues")).json())["queues"] == []
+    assert (await client.get("/api/queues/mail")).status == 404
