@@ -156,8 +156,13 @@ function overview() {
     }
   }
 
-  api("/api/queues").then(update).catch((e) => showAlert(e.message));
-  live("/api/events", { overview: update });
+  // The stream's first message is the whole overview; a fetch only if it is slow to come
+  // (500 queues parsed and laid out twice would cost the first paint a second pass).
+  let seen = false;
+  live("/api/events", { overview: (data) => { seen = true; update(data); } });
+  setTimeout(() => {
+    if (!seen) api("/api/queues").then(update).catch((e) => showAlert(e.message));
+  }, 1500);
   return {};
 }
 
