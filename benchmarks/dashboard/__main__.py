@@ -9,7 +9,7 @@ and measures, from outside it:
   queues;
 - the overview of 500 queues in Debian's headless Chromium: from navigation
   start to the first paint after all 500 rows are in the table (the page's
-  ``sluice-overview-rendered`` performance mark);
+  ``sluice-overview-rendered`` performance mark), the median of 5 loads per run;
 - the server process's CPU (user + system, from /proc) with no page open and
   with 10 live pages (5 overviews, 5 queue pages: event-stream clients that
   read everything a page receives) over 50 queues, and with the 500-queue
@@ -17,7 +17,9 @@ and measures, from outside it:
 
 Runs are interleaved (every measure once, then again), and each figure is the
 median with the min-max spread. The load generator and the browser share the
-machine with the server: on 2 cores the figures include that contention.
+machine with the server: on 2 cores the figures include that contention. The
+machine's load average before and after is printed with the figures: the page
+render in particular doubles on a machine busy with other work.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from sluice_local.redis_server import RedisServer
 
 SMALL, LARGE = 50, 500  # queues
 RATE = 100.0  # requests per second
+RENDERS = 5  # page loads per run; the run's figure is their median
 FLAGS = (
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
     "--no-first-run", "--disable-background-networking", "--disable-component-update",
@@ -226,6 +229,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="per latency / CPU window")
     args = parser.parse_args()
     figures: dict[str, list[float]] = {}
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp)) as server:
         for run in range(args.runs):
             print(f"run {run + 1}/{args.runs}", file=sys.stderr, flush=True)
@@ -239,15 +243,18 @@ def main() -> None:
                     figures.setdefault(f"cpu_{pages}", []).append(cpu)
             fill(server.url, LARGE, 2)
             with dashboard(server.url) as (base, pid), chromium() as driver:
-                figures.setdefault("render", []).append(overview_render_ms(driver, base))
+                loads = [overview_render_ms(driver, base) for _ in range(RENDERS)]
+                figures.setdefault("render", []).append(statistics.median(loads))
                 before, began = cpu_seconds(pid), time.monotonic()
                 time.sleep(args.seconds)  # the overview page stays open and live
                 cpu = 100 * (cpu_seconds(pid) - before) / (time.monotonic() - began)
                 figures.setdefault("cpu_large", []).append(cpu)
-    print_report(figures, args)
+    print_report(figures, args, (load_before, os.getloadavg()[0]))
 
 
-def print_report(f: dict[str, list[float]], args: argparse.Namespace) -> None:
+def print_report(
+    f: dict[str, list[float]], args: argparse.Namespace, load: tuple[float, float]
+) -> None:
     date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rate = f"{RATE:.0f} req/s, {SMALL} queues"
     rows = [
@@ -264,7 +271,8 @@ def print_report(f: dict[str, list[float]], args: argparse.Namespace) -> None:
     print(f"python -m benchmarks.dashboard --runs {args.runs} --seconds {args.seconds:g}")
     print(
         f"{date}; Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} "
-        f"cores; median (min-max) of {args.runs} interleaved runs\n"
+        f"cores, load average {load[0]:.1f} before and {load[1]:.1f} after; "
+        f"median (min-max) of {args.runs} interleaved runs\n"
     )
     print("| measure | result |\n|---|---|")
     for measure, result in rows:
