@@ -33,8 +33,16 @@ from .traces import Job
 class SluiceController:
     removal: Removal = "drain"
 
-    def __init__(self, spec: ScalingSpec, name: str = "sluice", *, prescale: bool = True) -> None:
+    def __init__(
+        self,
+        spec: ScalingSpec,
+        name: str = "sluice",
+        *,
+        prescale: bool = True,
+        rate_limit: float | None = None,
+    ) -> None:
         self.spec, self.name = spec, name
+        self.rate_limit = rate_limit  # spec.jobs.rateLimit per second, as the reconciler passes it
         # The reader's horizon: 0 reads no delayed jobs ahead (pre-scaling off).
         self.horizon_s = spec.prescale_horizon_seconds if prescale else 0.0
         self.interval_s = spec.polling_interval_seconds
@@ -46,8 +54,9 @@ class SluiceController:
     def tick(self, sim: Sim, now: float) -> int:
         stats = snapshot(sim, now, horizon_s=self.horizon_s)
         obs = Observation(
-            stats, self.previous, sim.desired, sim.ready_count, sim.config.concurrency
-        )
+            stats, self.previous, sim.desired, sim.ready_count, sim.config.concurrency,
+            rate_limit_per_s=self.rate_limit,
+        )  # fmt: skip
         decision, self.state = decide(self.spec, obs, self.state, now)
         self.previous = stats
         self.terms[decision.term] += 1

@@ -17,7 +17,9 @@ Scale-down follows the controller's removal rule:
   back to the head of the queue.
 
 A trace's :class:`~.traces.Saturation` stretches the service time of every job
-started while more replicas are ready than the dependency serves.
+started while more replicas are ready than the dependency serves. A trace's rate
+limit starts jobs no faster than the claim script would (GCRA over one second:
+a second's worth at once, then evenly), whatever the free slots.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from .traces import Job, Saturation
 Removal = Literal["drain", "drain-newest", "kill"]
 
 # Event kinds; the number orders simultaneous events (a freed slot first).
-_COMPLETE, _READY, _ARRIVAL, _DEADLINE, _SAMPLE, _TICK = range(6)
+_COMPLETE, _READY, _ARRIVAL, _DEADLINE, _SAMPLE, _TICK, _WAKE = range(7)
 
 
 @dataclass(frozen=True)
@@ -107,8 +109,12 @@ class Sim:
         config: SimConfig,
         controller: Controller,
         saturation: Saturation | None = None,
+        rate_limit: float | None = None,  # jobs started per second at most (the claim's GCRA)
     ) -> None:
         self.config, self.controller, self.saturation = config, controller, saturation
+        self.rate_limit = rate_limit
+        self._tat = 0.0  # the limiter's theoretical arrival time
+        self._wake_at: float | None = None
         self.jobs = [SimJob(j.arrival, j.service) for j in jobs]
         # Due times of the jobs the queue holds ahead of time (delayed jobs, cron fires).
         self.scheduled = sorted(j.arrival for j in jobs if j.scheduled)
@@ -172,13 +178,31 @@ class Sim:
             self._deadline(t, self.replicas[a])
         elif kind == _SAMPLE:
             self._sample(t)
+        elif kind == _WAKE:
+            self._wake_at = None  # the limiter allows a start again: dispatch below
         else:
             self.set_replicas(t, self.controller.tick(self, t))
             self._push(t + self.controller.interval_s, _TICK)
         self._dispatch(t)
 
+    def _limited(self, now: float) -> bool:
+        """True when the rate limit allows no start now (a wake-up is then scheduled)."""
+        if self.rate_limit is None:
+            return False
+        interval = 1.0 / self.rate_limit
+        tolerance = (self.rate_limit - 1) * interval
+        if self._tat - tolerance <= now + 1e-9:
+            self._tat = max(self._tat, now) + interval
+            return False
+        if self._wake_at is None:
+            self._wake_at = self._tat - tolerance
+            self._push(self._wake_at, _WAKE)
+        return True
+
     def _dispatch(self, now: float) -> None:
         while self.queue and self.free:
+            if self.free and self._limited(now):
+                break
             rep = self.replicas[self.free.popleft()]
             if rep.draining or rep.removed_at is not None:
                 continue  # a stale token of a pod that left

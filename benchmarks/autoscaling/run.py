@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -37,9 +38,11 @@ def controllers(
     made: dict[str, Controller] = {}
     for name in names:
         if name == "sluice":
-            made[name] = SluiceController(sluice_spec(config))
+            made[name] = SluiceController(sluice_spec(config), rate_limit=trace.rate_limit)
         elif name == "sluice-reactive":  # pre-scaling off: sees a delayed job once it is due
-            made[name] = SluiceController(sluice_spec(config), name, prescale=False)
+            made[name] = SluiceController(
+                sluice_spec(config), name, prescale=False, rate_limit=trace.rate_limit
+            )
         elif name == "keda":
             made[name] = KedaController(config.max_replicas)
         elif name == "keda-tuned":
@@ -47,6 +50,9 @@ def controllers(
             made[name] = KedaController.tuned(config.max_replicas, config, mean)
         elif name == "oracle":
             capacity = trace.saturation.capacity if trace.saturation else None
+            if trace.rate_limit is not None:  # the replicas the limit keeps busy, no more
+                busy = trace.rate_limit * trace.mean_service_s(seed) / config.concurrency
+                capacity = max(1, math.ceil(busy - 1e-9))
             made[name] = OracleController(trace.jobs(seed), config, capacity)
         else:
             raise KeyError(f"unknown policy {name!r}; use one of {', '.join(POLICIES)}")
@@ -66,7 +72,7 @@ def run_trace(
     jobs = [j for j in trace.jobs(seed) if j.arrival < duration]
     results = []
     for controller in controllers(trace, config, names, seed):
-        sim = Sim(jobs, config, controller, trace.saturation)
+        sim = Sim(jobs, config, controller, trace.saturation, trace.rate_limit)
         sim.run(duration)
         results.append(summarise(trace, sim, duration, seed))
     return results

@@ -59,6 +59,7 @@ class Trace:
     saturation: Saturation | None = None
     max_replicas: int | None = None  # overrides the simulation's ceiling
     startup_s: float | None = None  # overrides the simulation's worker start-up
+    rate_limit: float | None = None  # spec.jobs.rateLimit, jobs/s: the claim starts no more
     # Spans [start, end) of constant arrival rate: reversals are counted there.
     constant: tuple[tuple[float, float], ...] = ()
 
@@ -200,6 +201,9 @@ TRACES: tuple[Trace, ...] = (
           "longer than the 30 s target", 3600, steady(0), lambda rng, t: 3.0,
           floods=tuple(Flood(t, 40, 3.0, scheduled=True) for t in range(300, 3600, 600)),
           startup_s=45.0),
+    Trace("rate-limited", "a backfill of 20,000 2 s jobs behind a rate limit of 20 jobs/s "
+          "(an API's quota)", 1500, steady(0), lambda rng, t: 2.0,
+          floods=(Flood(30, 20_000, 2.0),), rate_limit=20.0),
     Trace("saturating", "16 jobs/s of 2 s jobs for 20 min; a dependency serves 6 replicas "
           "at full speed, beyond that jobs slow down in proportion", 2100,
           quiet_after(steady(16), 1200), SHORT, saturation=Saturation(6, 1.0)),

@@ -113,6 +113,7 @@ class Reconciler:
             replicas=self._owned_count(current),
             ready_replicas=current.ready,
             concurrency=self.spec.worker.concurrency,
+            rate_limit_per_s=None if (rl := self.spec.jobs.rate_limit) is None else rl.per_second,
         )
         decision, state = decide(self.spec.scaling, obs, self.state, self._clock())
         target = self._target(decision, current, stats is not None)

@@ -300,6 +300,21 @@ class BackoffSpec(_Model):
     """Growth of the delay bound per attempt."""
 
 
+class RateLimitSpec(_Model):
+    """At most `jobs` jobs start per `periodSeconds`, across every worker of the queue (the claim
+    enforces it, GCRA: a period's worth may start at once, then evenly). The autoscaler adds no
+    replicas the limit would leave idle."""
+
+    jobs: int = Field(ge=limits.RATE_LIMIT.low, le=limits.RATE_LIMIT.high)
+    """Jobs started per period."""
+    period_seconds: float = limits.RATE_PERIOD_S.field(1.0)
+    """The period, in seconds."""
+
+    @property
+    def per_second(self) -> float:
+        return self.jobs / self.period_seconds
+
+
 class JobsSpec(_Model):
     """Defaults for every job of the queue; an enqueue may override some."""
 
@@ -324,6 +339,11 @@ class JobsSpec(_Model):
     """Record every job's lifecycle events (enqueued, started, progress, retried, completed,
     dead-lettered, cancelled, ...) in the queue's bounded Redis stream, for `sluice events`,
     dashboards and applications (Queue.events). Waiting for a job's result works either way."""
+    rate_limit: RateLimitSpec | None = None
+    """Jobs started per period across every worker; unlimited when unset."""
+    concurrency_per_key: int | None = limits.KEY_CONCURRENCY.field(None)
+    """At most this many jobs with one concurrency key (enqueue concurrency_key) run at once,
+    across every worker; unlimited when unset."""
     events_max_length: int = limits.EVENTS_MAX.field(10000)
     """Events the stream keeps (trimmed in blocks, so a few more); about 150 bytes of Redis
     each, so 10,000 is about 1.5 MB."""

@@ -180,4 +180,7 @@ def job_settings(jobs: JobsSpec) -> JobSettings:
         max_length=jobs.max_queue_length,
         events=jobs.events,
         events_max=jobs.events_max_length,
+        rate_limit=None if jobs.rate_limit is None else jobs.rate_limit.jobs,
+        rate_period_s=1.0 if jobs.rate_limit is None else jobs.rate_limit.period_seconds,
+        key_concurrency=jobs.concurrency_per_key,
     )

@@ -122,6 +122,10 @@ INVALID = [
         id="child-memory-with-threads",
     ),
     pytest.param({"worker.maxJobs": 0}, SCHEMA, id="max-jobs-zero"),
+    pytest.param({"jobs.rateLimit": {"jobs": 0}}, SCHEMA, id="rate-zero"),
+    pytest.param({"jobs.rateLimit": {"jobs": 5, "periodSeconds": 0}}, SCHEMA, id="period-zero"),
+    pytest.param({"jobs.rateLimit": {"periodSeconds": 1}}, SCHEMA, id="rate-without-jobs"),
+    pytest.param({"jobs.concurrencyPerKey": 0}, SCHEMA, id="key-concurrency-zero"),
 ]
 
 VALID = [

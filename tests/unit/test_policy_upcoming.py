@@ -40,3 +40,25 @@ def test_jobs_due_soon_keep_a_replica_past_the_idle_period() -> None:
     assert idle.replicas == 0
     kept, _ = decide(s, obs(soon(5, 1), snap(0), replicas=1), PolicyState(), T0 + 5)  # type: ignore[arg-type]
     assert kept.replicas == 1
+
+
+def test_a_rate_limited_backlog_is_capped_at_what_the_limit_keeps_busy() -> None:
+    # 1000 waiting, 2 s jobs, 4 slots; the limit starts 10 jobs/s: 10 x 2 / 4 = 5 replicas.
+    s = spec(latencyTargetSeconds=10, maxReplicas=50)
+    before = snap(0, enqueued=100, completed=80, service_s=2.0)
+    now = snap(5, backlog=1000, enqueued=1100, completed=100, service_s=2.0)
+    free, _ = decide(s, obs(now, before, replicas=1), PolicyState(), T0 + 5)
+    assert free.replicas > 5
+    capped, _ = decide(
+        s, dataclasses.replace(obs(now, before, replicas=1), rate_limit_per_s=10.0),
+        PolicyState(), T0 + 5,
+    )  # fmt: skip
+    assert (capped.replicas, capped.term) == (5, "rate_limit")
+    assert "capped by the rate limit: 10 jobs/s x 2s service / 4 slots" in capped.reason
+
+
+def test_no_cap_before_the_service_time_is_known() -> None:
+    s = spec(maxReplicas=50)
+    cold = dataclasses.replace(obs(snap(0, backlog=400), replicas=0), rate_limit_per_s=1.0)
+    decision, _ = decide(s, cold, PolicyState(), T0)
+    assert decision.term != "rate_limit"

@@ -177,3 +177,32 @@ def test_paused_leaves_hand_edits_alone() -> None:
     actuator.desired = 9
     assert rec.tick().scaled_from is None
     assert actuator.desired == 9
+
+
+def test_the_rate_limit_in_the_spec_caps_the_loop() -> None:
+    from sluice.stats import Histogram
+    from sluice_scaling.stats_reader import job_settings
+
+    raw = {**BASE, "jobs": {"rateLimit": {"jobs": 30, "periodSeconds": 60}}}
+    s = parse_spec(raw)
+    assert job_settings(s.jobs).rate_limit == 30
+    assert job_settings(s.jobs).rate_period_s == 60
+    done = Histogram(tuple([0] * 9 + [100] + [0] * 9), 400.0)  # 100 jobs of 4 s
+    first = QueueStats(
+        queue="q",
+        taken_at=0.0,
+        ready={Priority.NORMAL: 500},
+        counters=Counters(enqueued=600, completed=0),
+        oldest_age_s=1.0,
+    )
+    later = QueueStats(queue="q", taken_at=5.0, ready={Priority.NORMAL: 500},
+                       counters=Counters(enqueued=700, completed=100), service_time=done,
+                       oldest_age_s=1.0)  # fmt: skip
+    act = Actuator(desired=1)
+    rec = Reconciler(s, Reader([first, later]), act, clock=iter([100.0, 105.0]).__next__)
+    rec.tick()
+    tick = rec.tick()
+    # 0.5 jobs/s x 4 s / 2 slots: one replica keeps the limit busy (the first tick, before
+    # a service time was known, had asked for 10; down by at most 4 a tick from there).
+    assert (tick.decision.replicas, tick.decision.term) == (6, "rate_limit")
+    assert "capped by the rate limit: 0.5 jobs/s x 4s service / 2 slots" in tick.decision.reason

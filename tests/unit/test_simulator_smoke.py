@@ -192,3 +192,22 @@ def test_prescaling_meets_the_target_on_a_cron_trace_where_reactive_scalers_cann
     assert by["sluice"].completed == by["sluice"].jobs
     for reactive in ("sluice-reactive", "keda", "keda-tuned"):
         assert by[reactive].p95_s > target, reactive
+
+
+def test_the_rate_limit_starts_jobs_no_faster_than_the_claim_would() -> None:
+    jobs = [Job(0.0, 1.0)] * 40
+    sim = Sim(jobs, SimConfig(concurrency=10, startup_s=0.0), Fixed({0.0: 4}, "drain"),
+              rate_limit=10.0)  # fmt: skip
+    sim.run(10.0)
+    starts = sorted(j.start for j in sim.jobs)
+    assert starts[:10] == [0.0] * 10  # a second's worth at once
+    assert starts[10:12] == pytest.approx([0.1, 0.2])  # then one per 100 ms
+    assert sim.completed == 40
+
+
+def test_a_rate_limited_backlog_costs_sluice_a_fraction_of_keda() -> None:
+    trace = next(t for t in TRACES if t.name == "rate-limited")
+    by = {r.policy: r for r in run_trace(trace, SimConfig(), ("sluice", "keda"), seed=1)}
+    assert by["sluice"].completed == by["keda"].completed == 20_000
+    assert by["sluice"].replica_seconds < 0.35 * by["keda"].replica_seconds
+    assert by["sluice"].p95_s <= by["keda"].p95_s  # the limit, not the replicas, sets the pace

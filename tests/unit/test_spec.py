@@ -65,6 +65,12 @@ INVALID: list[tuple[str, str, Any, str, str]] = [
     ("child-limit-with-threads", "worker.maxJobsPerChild", 10, "spec.worker",
      "need isolation: process"),
     ("max-jobs-zero", "worker.maxJobs", 0, "spec.worker.maxJobs", "greater than or equal to 1"),
+    ("rate-zero", "jobs.rateLimit", {"jobs": 0}, "spec.jobs.rateLimit.jobs",
+     "greater than or equal to 1"),
+    ("rate-nan", "jobs.rateLimit", {"jobs": 5, "periodSeconds": float("nan")},
+     "spec.jobs.rateLimit.periodSeconds", "finite number"),
+    ("rate-inf", "jobs.rateLimit", {"jobs": 5, "periodSeconds": float("inf")},
+     "spec.jobs.rateLimit.periodSeconds", ""),
 ]  # fmt: skip
 
 

@@ -56,8 +56,15 @@ NUMERIC = _numeric_fields(JobQueueSpec)
 PATHS = [path for path, _, _ in NUMERIC]
 
 
+# Groups with a required number: the other one is set to a valid value beside it.
+REQUIRED_BESIDE = {"jobs.rateLimit": {"jobs": 10}}
+
+
 def _with(path: str, value: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {k: dict(v) for k, v in MINIMAL.items()}
+    group, _, _ = path.rpartition(".")
+    if group in REQUIRED_BESIDE:
+        spec["jobs"] = {"rateLimit": dict(REQUIRED_BESIDE[group])}
     *parents, leaf = path.split(".")
     node = spec
     for part in parents:

@@ -39,6 +39,12 @@ class JobSettings(BaseModel):
     dead_max: int = limits.DEAD_MAX.field(10000)
     # Waiting + delayed jobs beyond which enqueue raises QueueFull; None = unbounded.
     max_length: int | None = limits.MAX_LENGTH.field(None)
+    # Rate limit: at most rate_limit jobs start per rate_period_s, across every worker
+    # (GCRA in the claim script; a full period's jobs may start at once). None: no limit.
+    rate_limit: int | None = limits.RATE_LIMIT.field(None)
+    rate_period_s: float = limits.RATE_PERIOD_S.field(1.0)
+    # At most this many jobs with one concurrency_key hold a lease at once. None: no limit.
+    key_concurrency: int | None = limits.KEY_CONCURRENCY.field(None)
     # Lifecycle events to the queue's stream q:{name}:events (Queue.events, sluice events).
     events: bool = True
     # Events kept (XADD MAXLEN ~, so a little more); ~150 B each: 10,000 is ~1.5 MB.

@@ -95,6 +95,12 @@ BACKOFF_CAP_S = Range(0, DAY, "seconds", low_open=True)
 BACKOFF_MULTIPLIER = Range(1, 100)
 # Finished jobs and their results are kept this long (Redis memory grows with it).
 RESULT_TTL_S = Range(1, 30 * DAY, "seconds", integer=True)
+# A queue's rate limit: jobs started per period, across every worker (the claim enforces it).
+RATE_LIMIT = Range(1, 1_000_000_000, "jobs", integer=True)
+RATE_PERIOD_S = Range(0, DAY, "seconds", low_open=True)
+# Jobs of one concurrency key running at once, across every worker.
+KEY_CONCURRENCY = Range(1, 1_000_000, "jobs", integer=True)
+MAX_CONCURRENCY_KEY_BYTES = 256
 # Parents one job may wait for (enqueue ``after=``).
 MAX_PARENTS = 100
 DEAD_MAX = Range(1, 10_000_000, "dead letters", integer=True)

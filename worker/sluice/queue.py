@@ -63,6 +63,7 @@ def new_job(
     max_attempts: int | None = None,
     after: Iterable[str] = (),
     run_if_parent_fails: bool = False,
+    concurrency_key: str | None = None,
 ) -> NewJob:
     """Validate and encode one job; ValueError names the argument and its range."""
     if not isinstance(task, str) or not task:
@@ -70,6 +71,7 @@ def new_job(
     if not isinstance(run_if_parent_fails, bool):
         raise ValueError(f"run_if_parent_fails: must be true or false, got {run_if_parent_fails!r}")
     return NewJob(
+        concurrency_key=None if concurrency_key is None else _concurrency_key(concurrency_key),
         after=_parents(after),
         run_if_parent_fails=run_if_parent_fails,
         id=check_job_id(id) if id is not None else new_id(),
@@ -80,6 +82,17 @@ def new_job(
         max_attempts=None if max_attempts is None else _attempts(max_attempts),
         timeout_s=None if timeout is None else limits.TIMEOUT_S.check("timeout", timeout),
     )
+
+
+def _concurrency_key(key: Any) -> str:
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"concurrency_key: must be a non-empty string, got {key!r}")
+    size = len(key.encode("utf-8", "surrogatepass"))
+    if size > limits.MAX_CONCURRENCY_KEY_BYTES:
+        raise ValueError(
+            f"concurrency_key: at most {limits.MAX_CONCURRENCY_KEY_BYTES} bytes (UTF-8), got {size}"
+        )
+    return key
 
 
 def _parents(after: Any) -> tuple[str, ...]:
@@ -219,6 +232,7 @@ class Queue(_QueueBase):
         max_attempts: int | None = None,
         after: Iterable[str] = (),
         run_if_parent_fails: bool = False,
+        concurrency_key: str | None = None,
     ) -> JobHandle:
         """Add one job; returns its id (a str) as a handle: ``enqueue(...).result(timeout)``.
 
@@ -226,6 +240,8 @@ class Queue(_QueueBase):
         complete first; the job waits, blocked, until they have. When one is dead-lettered
         or cancelled the job is dead-lettered (reason ``dependency_failed``), unless
         ``run_if_parent_fails``. A parent the queue does not hold raises UnknownParent.
+        ``concurrency_key``: at most the queue's ``key_concurrency`` jobs of one key run
+        at once, across every worker (up to 256 bytes).
         """
         job = new_job(
             task,
@@ -237,6 +253,7 @@ class Queue(_QueueBase):
             max_attempts=max_attempts,
             after=after,
             run_if_parent_fails=run_if_parent_fails,
+            concurrency_key=concurrency_key,
         )
         call = ops.enqueue(self.name, [job])
         self._retrier.call(partial(self.protocol.run, call), [job.id])
@@ -485,6 +502,7 @@ class AsyncQueue(_QueueBase):
         max_attempts: int | None = None,
         after: Iterable[str] = (),
         run_if_parent_fails: bool = False,
+        concurrency_key: str | None = None,
     ) -> AsyncJobHandle:
         job = new_job(
             task,
@@ -496,6 +514,7 @@ class AsyncQueue(_QueueBase):
             max_attempts=max_attempts,
             after=after,
             run_if_parent_fails=run_if_parent_fails,
+            concurrency_key=concurrency_key,
         )
         if job.after:  # alone: an unknown parent must refuse this job, not a shared batch
             await self._send([job])

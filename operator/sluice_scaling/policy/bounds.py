@@ -12,6 +12,8 @@ below the threshold must not wait forever), and entered only after
 
 from __future__ import annotations
 
+import math
+
 from ..spec import ScalingSpec
 from .decision import Limit
 from .terms import Term
@@ -91,6 +93,26 @@ def keep_one(spec: ScalingSpec, term: Term, busy: bool, idle_s: float) -> Term:
     if idle_s < wait:
         return Term("idle", 1, f"idle for {idle_s:.0f}s of {wait:g}s before scaling to zero")
     return term
+
+
+def rate_cap(
+    term: Term, rate_per_s: float | None, service_s: float | None, concurrency: int
+) -> Term:
+    """No more replicas than the rate limit can keep busy: ``rate x service time / slots``.
+
+    Past that, a replica only waits for the limiter: a rate-limited backlog is no
+    reason to scale to maxReplicas. Before a service time is known there is no cap.
+    """
+    if rate_per_s is None or service_s is None:
+        return term
+    cap = max(1, math.ceil(rate_per_s * service_s / max(1, concurrency) - 1e-9))
+    if term.replicas <= cap:
+        return term
+    reason = (
+        f"{term.reason} -> {term.replicas}, capped by the rate limit: {rate_per_s:.3g} jobs/s x "
+        f"{service_s:.3g}s service / {concurrency} slots keeps {cap} replicas busy"
+    )
+    return Term("rate_limit", cap, reason)
 
 
 def clamp(spec: ScalingSpec, replicas: int) -> tuple[int, Limit | None]:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from sluice.stats import QueueStats
 
 from ..spec import ScalingSpec
-from .bounds import activation, clamp, idle, keep_one, record, stabilise, step
+from .bounds import activation, clamp, idle, keep_one, rate_cap, record, stabilise, step
 from .decision import Decision
 from .observation import Observation
 from .rates import Rates, measure, remember
@@ -56,6 +56,7 @@ def _with_metrics(
     since = _running_since(stats, rates, state, now)
     terms = demand_terms(spec, stats, rates, obs, None if since is None else now - since)
     demand = max(terms, key=lambda t: t.replicas)
+    demand = rate_cap(demand, obs.rate_limit_per_s, rates.service_time_s, obs.concurrency)
     history = record(
         state.history, now, demand.replicas, spec.scale_down.stabilization_window_seconds
     )

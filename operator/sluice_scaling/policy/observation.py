@@ -20,3 +20,4 @@ class Observation:
     replicas: int  # desired replicas of the workload now (starting pods included)
     ready_replicas: int  # replicas that are up and able to take jobs
     concurrency: int  # job slots per replica
+    rate_limit_per_s: float | None = None  # the queue's rate limit (spec.jobs.rateLimit)

@@ -13,15 +13,16 @@ from sluice.queue import new_job
 
 # Keys of one JSON line, as Queue.enqueue's arguments.
 FIELDS = ("task", "payload", "id", "priority", "delay", "timeout", "max_attempts", "after",
-          "run_if_parent_fails")  # fmt: skip
+          "run_if_parent_fails", "concurrency_key")  # fmt: skip
 
 EPILOG = """JSON lines: one object per line with "task" and optionally "payload", "id",
 "priority" (critical, high, normal, low), "delay", "timeout" (seconds, numbers, not
 strings), "max_attempts", "after" (a list of parent job ids: the job waits until each
 completed), "run_if_parent_fails" (true: run even if a parent is dead-lettered or
-cancelled). A malformed line stops the command before anything is enqueued
-(exit 2); a full queue exits 1. With --file, give no TASK and no per-job options: each
-line carries its own."""
+cancelled), "concurrency_key" (at most the queue's key_concurrency of one key run at
+once). A malformed line stops the command before anything is enqueued (exit 2); a full
+queue exits 1. With --file, give no TASK and no per-job options: each line carries its
+own."""
 
 # The per-job options, which a JSON line carries itself.
 _JOB_OPTIONS = {
@@ -32,6 +33,7 @@ _JOB_OPTIONS = {
     "max_attempts": "--max-attempts",
     "after": "--after",
     "run_if_parent_fails": "--run-if-parent-fails",
+    "concurrency_key": "--concurrency-key",
 }
 
 
@@ -63,6 +65,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_const",
         const=True,
         help="run even if a parent is dead-lettered or cancelled (default: dead-letter it)",
+    )
+    p.add_argument(
+        "--concurrency-key",
+        metavar="KEY",
+        help="at most the queue's key_concurrency jobs with this key run at once",
     )
     add_json_flag(p)
     p.set_defaults(func=run)

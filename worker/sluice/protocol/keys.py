@@ -24,6 +24,8 @@ key                    type    holds
                                the fire script in the same call as the fire's enqueue
 ``q:{N}:schedinfo``    hash    schedule name -> JSON (cron, zone, task, next fire),
                                published by the reconciler for ``sluice schedules``
+``q:{N}:rate``         string  the rate limit's theoretical arrival time (ms, GCRA)
+``q:{N}:keyrun``       hash    concurrency key -> jobs of that key holding a lease
 ``q:{N}:events``       stream  lifecycle events, bounded (``MAXLEN ~ events_max``)
 ``q:{N}:wt:<id>``      string  "someone waits for this job" (expires with the waiter)
 ``q:{N}:dn:<id>``      stream  the job's end notice, written only when a waiter is
@@ -54,7 +56,7 @@ PRIORITIES = tuple(Priority)
 # "ready" stands for the four ready lists (critical .. low). See protocol/scripts.py.
 KEY_NAMES = (
     "ready", "delayed", "leases", "dead", "stats", "config", "wake", "workers", "winfo",
-    "sched", "events",
+    "sched", "events", "rate", "keyrun",
 )  # fmt: skip
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -101,6 +103,7 @@ class F:
     PENDING = "n"
     CHILDREN = "C"
     RUN_ANYWAY = "v"  # 1: the child runs when a parent is dead-lettered or cancelled
+    CONCURRENCY_KEY = "K"  # at most the queue's key_concurrency jobs of one key run at once
 
 
 # Job states as stored (one letter) and as shown.
@@ -199,6 +202,14 @@ class QueueKeys:
     @property
     def events(self) -> str:
         return self.prefix + "events"
+
+    @property
+    def rate(self) -> str:
+        return self.prefix + "rate"
+
+    @property
+    def keyrun(self) -> str:
+        return self.prefix + "keyrun"
 
     def waiter(self, job_id: str) -> str:
         return f"{self.prefix}wt:{job_id}"

@@ -26,6 +26,7 @@ class NewJob:
     timeout_s: float | None = None  # None: the queue's setting
     after: tuple[str, ...] = ()  # parents: the job waits (blocked) until each completed
     run_if_parent_fails: bool = False  # else a dead or cancelled parent dead-letters it
+    concurrency_key: str | None = None  # at most key_concurrency of one key run at once
 
 
 @dataclass(frozen=True, slots=True)

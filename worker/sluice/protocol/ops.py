@@ -68,6 +68,7 @@ def _job_args(jobs: Sequence[NewJob]) -> list[Arg]:
         args += [j.id, j.task, j.payload, int(j.priority), _ms(j.delay_s)]
         args += [_opt(j.max_attempts), _opt(j.timeout_s)]
         args += [" ".join(j.after), "1" if j.run_if_parent_fails else ""]
+        args += [j.concurrency_key or ""]
     return args
 
 

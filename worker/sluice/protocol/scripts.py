@@ -62,6 +62,9 @@ _MAXIMA = {
     "dead_max": limits.DEAD_MAX,
     "max_length": limits.MAX_LENGTH,
     "events_max": limits.EVENTS_MAX,
+    "rate_limit": limits.RATE_LIMIT,
+    "rate_period_s": limits.RATE_PERIOD_S,
+    "key_concurrency": limits.KEY_CONCURRENCY,
 }
 
 

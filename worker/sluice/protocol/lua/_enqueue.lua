@@ -1,14 +1,15 @@
 -- Adding jobs, shared by the scripts that say "-- uses: enqueue" (enqueue, fire).
--- ARGV[base]: number of jobs n; then 9 fields per job:
+-- ARGV[base]: number of jobs n; then 10 fields per job:
 --   id, task, payload, priority (0-3), delay_ms, max_attempts ('' = queue default),
 --   timeout_s ('' = queue default), after (parent ids, space-separated, '' = none),
---   run_anyway ('1': run when a parent is dead-lettered or cancelled, '' = dead-letter it)
+--   run_anyway ('1': run when a parent is dead-lettered or cancelled, '' = dead-letter it),
+--   concurrency_key ('' = none)
 -- wanted(i), when given, picks the jobs (0-based) to add; the others are left out.
 -- An id that already exists is left alone (idempotent).
 -- Returns {1, added}; or, adding nothing: {0, waiting, max_length} when max_length would
 -- be exceeded, {2, id, parent} when a job names a parent the queue does not hold (a parent
 -- earlier in the same batch counts: it is added first, so no cycle can form).
-local FIELDS = 9
+local FIELDS = 10
 
 -- A child of parents: blocked until each has completed. A parent already completed counts
 -- as done; one dead-lettered or cancelled fails the child at once (unless run_anyway).
@@ -92,6 +93,9 @@ local function enqueue_batch(base, wanted)
       end
       if ARGV[o + 6] ~= '' then
         table.insert(fields, F.timeout); table.insert(fields, ARGV[o + 6])
+      end
+      if ARGV[o + 9] ~= '' then
+        table.insert(fields, F.concurrency_key); table.insert(fields, ARGV[o + 9])
       end
       local pending, failed = 0, nil
       if ARGV[o + 7] ~= '' then

@@ -13,6 +13,14 @@ local function observe(kind, seconds)
   sums[kind .. ':sum'] = (sums[kind .. ':sum'] or 0) + seconds
 end
 
+-- A lease ended (finished, handed back, expired): its concurrency key has a slot free,
+-- and a job of that key may be waiting: wake a worker for it.
+local function lease_gone(ckey)
+  if not ckey then return end
+  if redis.call('HINCRBY', KEYRUN, ckey, -1) <= 0 then redis.call('HDEL', KEYRUN, ckey) end
+  woken = woken + 1
+end
+
 -- Put a job in its ready list: at the front (next to run) or the back.
 -- since: the ms it became claimable (nil keeps the stored one).
 local function make_ready(id, key, front, since)
@@ -115,8 +123,10 @@ local function reap(now, cfg, limit)
   for _, id in ipairs(ids) do
     redis.call('ZREM', LEASES, id)
     local key = jobkey(id)
-    local state, attempts, max_attempts, cancel, worker, token, run = unpack(redis.call('HMGET',
-      key, F.state, F.attempts, F.max_attempts, F.cancel, F.worker, F.token, F.run))
+    local state, attempts, max_attempts, cancel, worker, token, run, ckey = unpack(redis.call(
+      'HMGET', key, F.state, F.attempts, F.max_attempts, F.cancel, F.worker, F.token, F.run,
+      F.concurrency_key))
+    lease_gone(ckey)
     if state == STATE.active then
       emit('lease_expired', id, 'worker', worker or '', 'attempt', attempts or 0)
       local started = run and run == token

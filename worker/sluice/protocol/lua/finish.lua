@@ -2,7 +2,7 @@
 -- worker started that it had held back (the started marker, see claim.lua) and the
 -- outcomes of attempts. A worker whose lease was lost (reaped, job cancelled and
 -- reclaimed) is refused.
--- KEYS: ready delayed leases dead stats config wake events
+-- KEYS: ready delayed leases dead stats config wake events keyrun
 -- uses: jobs
 -- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: JSON array, one entry per start or outcome, in the order they happened:
@@ -49,9 +49,10 @@ end
 
 -- Record one attempt's outcome; 1 accepted, 0 refused (not this holder's lease).
 local function settle(id, key, token, kind, delay_ms, service_s, reason, err, result_ref)
-  local held, cancel, attempts, max_attempts, run =
-    unpack(redis.call('HMGET', key, F.token, F.cancel, F.attempts, F.max_attempts, F.run))
+  local held, cancel, attempts, max_attempts, run, ckey = unpack(redis.call('HMGET', key,
+    F.token, F.cancel, F.attempts, F.max_attempts, F.run, F.concurrency_key))
   if held ~= token or redis.call('ZREM', LEASES, id) == 0 then return 0 end
+  lease_gone(ckey)
   if kind ~= KIND.release then observe(HIST.service, service_s) end
   if cancel then
     make_finished(id, key, STATE.cancelled, now, cfg)
