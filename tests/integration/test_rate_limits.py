@@ -95,3 +95,44 @@ def test_a_hand_edited_rate_is_ignored_not_obeyed(queue: Queue) -> None:
     queue.client.hset(queue.keys.config, mapping={"rate_limit": "nan", "key_concurrency": "0"})
     queue.enqueue_many([("t", i) for i in range(4)])
     assert len(queue.protocol.claim("w", 4, 30)) == 4
+
+
+async def test_workers_follow_the_limit_without_spinning(redis_url: str) -> None:
+    """Two in-process workers, 40 jobs, 20 jobs/s: the second 20 take a second, and the
+    workers sleep through the wait (few claims) rather than claiming in a loop."""
+    import asyncio
+
+    from worker_helpers import QUEUE, running, until, worker
+
+    from sluice import AsyncQueue
+    from sluice.tasks import JobContext, Tasks
+
+    tasks = Tasks()
+
+    @tasks.task("noop")
+    async def noop(ctx: JobContext) -> None:
+        return None
+
+    async with AsyncQueue(QUEUE, redis_url) as q:
+        await q.configure(JobSettings(rate_limit=20, rate_period_s=1.0))
+        await q.enqueue_many([("noop", i) for i in range(40)])
+        started = asyncio.get_running_loop().time()
+        w1, w2 = worker(redis_url, tasks), worker(redis_url, tasks, worker_id="w-2")
+        async with running(w1), running(w2):
+
+            async def drained() -> bool:
+                return (await q.stats()).counters.completed == 40
+
+            await until(drained, within=20)
+        elapsed = asyncio.get_running_loop().time() - started
+        assert elapsed >= 0.9  # 20 at once, then 20 more at one per 50 ms
+        assert w1.claimed + w2.claimed == 40
+        claims = sum(
+            sample.value
+            for w in (w1, w2)
+            for metric in w.metrics.claim_latency.collect()
+            for sample in metric.samples
+            if sample.name.endswith("_count")
+        )
+        # A claim per allowed start at most (plus a few wake-ups), not a busy loop.
+        assert claims < 150, claims
