@@ -110,6 +110,7 @@ def _stats_fields(tick: Tick) -> Status:
         "inFlight": stats.in_flight,
         "delayed": stats.delayed_total,
         "dead": stats.dead,
+        "blocked": stats.blocked,
         "oldestAgeSeconds": round(stats.oldest_age_s or 0.0),
         "workers": len(stats.workers),
     }

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sluice.stats import Priority, QueueStats, WorkerInfo
+from sluice.stats import Counters, Priority, QueueStats, WorkerInfo
 from sluice_operator.jobqueue_status import (
     CONDITION_FIELDS,
     CONDITION_TYPES,
@@ -31,6 +31,7 @@ def make_tick(
     snap = QueueStats(
         queue="q", taken_at=T0, ready={Priority.NORMAL: 40}, delayed_total=2, in_flight=6,
         dead=1, oldest_age_s=12.6, workers=(WorkerInfo("p", 2, 2, T0),),
+        counters=Counters(blocked=7, unblocked=2),
     )  # fmt: skip
     decision = Decision(
         target, "backlog", f"backlog 40 -> {target}", {}, limited,  # type: ignore[arg-type]
@@ -51,6 +52,7 @@ def test_fields_from_a_tick() -> None:
     assert s["observedGeneration"] == 4
     assert (s["replicas"], s["readyReplicas"], s["desiredReplicas"]) == (3, 2, 3)
     assert (s["backlog"], s["inFlight"], s["delayed"], s["dead"]) == (40, 6, 2, 1)
+    assert s["blocked"] == 5  # waiting for parents: apart from the backlog
     assert s["oldestAgeSeconds"] == 13
     assert s["arrivalRate"] == 2.346
     assert s["workers"] == 1

@@ -80,6 +80,8 @@ class JobQueueStatus(_Model):
     """Jobs scheduled for later (retries in backoff and delayed jobs)."""
     dead: int | None = None
     """Jobs in the dead-letter queue."""
+    blocked: int | None = None
+    """Jobs waiting for their parents (enqueued after others): not backlog."""
     oldest_age_seconds: int | None = None
     """Whole seconds the longest-waiting job has waited; 0 when nothing waits."""
     arrival_rate: float | None = None
