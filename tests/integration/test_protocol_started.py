@@ -105,6 +105,19 @@ def test_a_start_sent_with_its_outcome_counts_before_it(
     assert proto.stats().dead == 1  # its one attempt was used: dead, not retried
 
 
+def test_a_start_riding_on_its_outcome_is_charged_once(
+    proto: Protocol, redis_client: redis.Redis
+) -> None:
+    add(proto, "a", "b", "c")
+    a, b, c = proto.claim("w", 3, 30, start=0)
+    done = [Outcome(a.id, a.token, "done"), Outcome(b.id, b.token, "release")]
+    starts = [(a.id, a.token), (b.id, b.token), (c.id, c.token)]
+    assert str(ops.finish(done, starts).args[0]).count('"s"') == 1  # only c's start is an entry
+    assert proto.finish(done, starts) == [True, True]
+    assert attempts(redis_client, proto, "a", "b", "c") == [1, 0, 1]  # b handed back
+    assert redis_client.hget(proto.keys.job("a"), F.STATE) == b"c"
+
+
 def test_suspects_go_one_per_claim_only_to_start_and_keep_their_place(
     proto: Protocol, redis_client: redis.Redis
 ) -> None:

@@ -120,7 +120,8 @@ class AsyncProtocol(_Base):
         """Record ``starts`` (id, token) then ``outcomes``; one flag per outcome."""
         if not (outcomes or starts):
             return []
-        return (await self.run(ops.finish(outcomes, starts)))[len(starts) :]
+        flags = await self.run(ops.finish(outcomes, starts))
+        return flags[len(flags) - len(outcomes) :]  # after those of the start entries
 
     async def reap(self, limit: int = 1000) -> int:
         return await self.run(ops.reap(limit))
@@ -182,7 +183,8 @@ class Protocol(_Base):
     ) -> list[bool]:
         if not (outcomes or starts):
             return []
-        return self.run(ops.finish(outcomes, starts))[len(starts) :]
+        flags = self.run(ops.finish(outcomes, starts))
+        return flags[len(flags) - len(outcomes) :]
 
     def reap(self, limit: int = 1000) -> int:
         return self.run(ops.reap(limit))

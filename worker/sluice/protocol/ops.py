@@ -155,11 +155,16 @@ def finish(outcomes: Sequence[Outcome], starts: Sequence[tuple[str, str]] = ()) 
 
     A batch of 50 would otherwise be 400 arguments, and packing them is most of a
     worker's client-side cost per job. ``starts`` are (id, token) of held-back jobs the
-    worker has started since its last call; they go first, before any outcome of theirs.
-    The reply has one flag per start, then one per outcome.
+    worker has started since its last call. A start whose outcome is in the same batch
+    (a short job) rides on that outcome as a flag, one Redis call cheaper than an entry
+    of its own; the others go first, before any outcome. The reply has one flag per
+    start entry, then one per outcome.
     """
     results: list[Arg] = []
-    headers: list[list[Any]] = [[job_id, token, START_CODE] for job_id, token in starts]
+    begun = set(starts).intersection((o.id, o.token) for o in outcomes) if starts else set()
+    headers: list[list[Any]] = [
+        [job_id, token, START_CODE] for job_id, token in starts if (job_id, token) not in begun
+    ]
     for o in outcomes:
         result = _stored_result(o.result)
         if result:
@@ -167,7 +172,7 @@ def finish(outcomes: Sequence[Outcome], starts: Sequence[tuple[str, str]] = ()) 
         ref = len(results) if result else 0
         headers.append(
             [o.id, o.token, OUTCOME_CODES[o.kind], _ms(o.delay_s), max(0.0, o.service_s),
-             o.reason or "", clip_error(o.error), ref]
+             o.reason or "", clip_error(o.error), ref, int((o.id, o.token) in begun)]
         )  # fmt: skip
     return Call("finish", [json.dumps(headers), *results], _accepted)
 

@@ -325,9 +325,10 @@ class Worker:
         if self._stop.is_set():
             return  # the stop request came during the claim: there is no waiter to cancel
         timeout = min(MAX_IDLE_WAIT_S, self._job_settings.lease_s / 2)
-        if self._protocol.suspects_passed and self._holds_suspect():
-            # Only suspects wait, and this worker runs one: the wake tokens are for the
-            # others. Claim again once a job of ours ends.
+        if self._protocol.suspects_passed:
+            # Only suspects wait, and this worker could not take one (it runs one, or has
+            # no free slot): the wake tokens are for the others. Claim again once a job
+            # of ours ends.
             self._slot_freed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._slot_freed.wait(), timeout)

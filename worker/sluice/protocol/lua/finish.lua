@@ -7,10 +7,12 @@
 -- ARGV[1]: the key prefix (see _lib.lua)
 -- ARGV[2]: JSON array, one entry per start or outcome, in the order they happened:
 --   [id, token, KIND.start]: the attempt has begun; it is charged now (idempotent)
---   [id, token, kind, delay_ms, service_s, reason, error, result_ref]
+--   [id, token, kind, delay_ms, service_s, reason, error, result_ref, begun]
 --   kind: KIND.done, KIND.retry (dead-letters once attempts are used), KIND.fail
 --   (dead-letter now), KIND.release (back to the front, its attempt not charged)
 --   result_ref: 0 = no result, else the result is ARGV[2 + result_ref]
+--   begun: 1 = the job's start entry rides on its outcome (it was held back, and both
+--   happened since the last call): the attempt is charged here
 -- A job whose cancel was requested ends 'cancelled' whatever the kind; its result is dropped.
 -- Returns one 1 (accepted) or 0 (refused) per entry.
 local outcomes = cjson.decode(ARGV[2])
@@ -48,11 +50,18 @@ local function started(id, key, token)
 end
 
 -- Record one attempt's outcome; 1 accepted, 0 refused (not this holder's lease).
-local function settle(id, key, token, kind, delay_ms, service_s, reason, err, result_ref)
-  local held, cancel, attempts, max_attempts, run, ckey = unpack(redis.call('HMGET', key,
-    F.token, F.cancel, F.attempts, F.max_attempts, F.run, F.concurrency_key))
+local function settle(id, key, token, kind, delay_ms, service_s, reason, err, result_ref,
+                      begun)
+  local held, cancel, attempts, max_attempts, run, worker, ckey = unpack(redis.call('HMGET',
+    key, F.token, F.cancel, F.attempts, F.max_attempts, F.run, F.worker, F.concurrency_key))
   if held ~= token or redis.call('ZREM', LEASES, id) == 0 then return 0 end
   lease_gone(ckey)
+  if begun == 1 and run ~= token then  -- as started() would, but the lease ends here
+    attempts = (tonumber(attempts) or 0) + 1
+    emit('started', id, 'worker', worker, 'attempt', attempts)
+    -- A release hands the attempt back: then there is nothing to write.
+    if kind ~= KIND.release then redis.call('HSET', key, F.attempts, attempts) end
+  end
   if kind ~= KIND.release then observe(HIST.service, service_s) end
   if cancel then
     make_finished(id, key, STATE.cancelled, now, cfg)
@@ -77,12 +86,12 @@ local function settle(id, key, token, kind, delay_ms, service_s, reason, err, re
 end
 
 for i, o in ipairs(outcomes) do
-  local id, token, kind, delay_ms, service_s, reason, err, result_ref = unpack(o)
+  local id, token, kind, delay_ms, service_s, reason, err, result_ref, begun = unpack(o)
   local key = jobkey(id)
   if kind == KIND.start then
     out[i] = started(id, key, token)
   else
-    out[i] = settle(id, key, token, kind, delay_ms, service_s, reason, err, result_ref)
+    out[i] = settle(id, key, token, kind, delay_ms, service_s, reason, err, result_ref, begun)
   end
 end
 flush()
