@@ -93,6 +93,7 @@ for p = 1, 4 do
       table.insert(passed, 1, id)
     elseif task and suspect and not (suspect_ok and handed < start) then
       table.insert(passed, 1, id)
+      out[3] = out[3] + 1  -- only suspects: a worker that cannot take one waits for a slot
     elseif task then
       if suspect then suspect_ok = false end
       hand_out(id, key, task, token, attempts, max_attempts, timeout_s, enqueued, ready_since,
@@ -107,7 +108,6 @@ for p = 1, 4 do
   if #passed > 0 then
     -- Back to the front, in their order: they keep their place for the next claim.
     each_chunk(passed, 1000, function(...) redis.call('RPUSH', READY[p], ...) end)
-    out[3] = out[3] + #passed
   end
 end
 

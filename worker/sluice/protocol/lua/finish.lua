@@ -31,7 +31,8 @@ local function retry(id, key, attempts, max_attempts, err, reason, delay_ms)
     else
       make_ready(id, key, false, now)
     end
-    emit('retried', id, 'attempt', attempts, 'delay_ms', delay_ms, 'error', error_line(err))
+    emit('retried', id, 'attempt', tonumber(attempts) or 0, 'delay_ms', delay_ms,
+      'error', error_line(err))
     count('retried')
   end
 end
