@@ -12,6 +12,7 @@ written only when it changed.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from sluice.protocol.messages import NewJob
 from sluice.queue import new_job
 from sluice.schedule_record import ScheduleRecord
 
-from .schedules import Cron, fire_id, grace_ms, plan
+from .schedules import MAX_FIRES_PER_TICK, Cron, check_cron, fire_id, grace_ms, plan
 from .spec import JobQueueSpec, ScheduleSpec
 
 
@@ -34,6 +35,16 @@ class ScheduleState:
     next_fire: float | None
     fired: int = 0  # jobs this tick added
     skipped: int = 0  # missed fires this tick dropped (Skip policy)
+
+
+def _pending(record: ScheduleRecord, now: int, mark: int) -> list[int]:
+    """Fire times in (now, mark] of a published definition (none if it does not parse)."""
+    try:
+        cron = Cron(check_cron(record.cron), record.time_zone or "UTC")
+        times = list(itertools.islice(cron.after(now), MAX_FIRES_PER_TICK))
+    except ValueError:
+        return []
+    return [at for at in times if at <= mark]
 
 
 def _record(spec: ScheduleSpec, state: ScheduleState) -> ScheduleRecord:
@@ -80,11 +91,30 @@ class Scheduler:
             return ()
         now = int(self._clock() * 1000)
         marks = queue.schedule_marks()
+        if self._published is None:  # once per spec: a spec change makes a new Scheduler
+            self._retire_stale(queue, marks, now)
         states = tuple(
             self._fire(queue, spec, marks.get(spec.name), now) for spec in self.schedules
         )
         self._publish(queue, states)
         return states
+
+    def _retire_stale(self, queue: Queue, marks: dict[str, int], now: int) -> None:
+        """Schedules removed, or whose cron or zone changed, since they were published: the
+        fires sent ahead under the old definition are cancelled, and a changed one starts
+        afresh (as a first sight), so it neither runs the old times nor skips the new ones."""
+        current = {s.name: s for s in self.schedules}
+        for record in queue.schedules():
+            spec = current.get(record.name)
+            if spec is not None and (spec.cron, spec.time_zone) == (record.cron, record.time_zone):
+                continue
+            mark = marks.get(record.name)
+            if mark is not None and mark > now:
+                for at in _pending(record, now, mark):
+                    queue.cancel(fire_id(record.name, at))
+            if spec is not None:
+                queue.forget_schedule(record.name)
+                marks.pop(record.name, None)
 
     def _fire(self, queue: Queue, spec: ScheduleSpec, last: int | None, now: int) -> ScheduleState:
         cron = Cron(spec.cron, spec.time_zone)

@@ -197,3 +197,27 @@ def test_fires_within_the_lead_go_in_as_delayed_jobs_due_at_their_time(redis_url
         clock.now = T0 + 61
         (after,) = scheduler.tick(q)
         assert (after.fired, after.last_fire, after.next_fire) == (0, T0 + 60, T0 + 120)
+
+
+@pytest.mark.parametrize("change", ["cron", "removed"])
+def test_fires_sent_ahead_are_cancelled_when_the_schedule_changes(
+    redis_url: str, change: str
+) -> None:
+    clock = Clock(T0 + 0.5)
+    spec = schedule(name="minutely", cron="* * * * *")
+    with Queue(f"changeq-{change}", redis_url) as q:
+        Scheduler([spec], 5, clock, lead_s=25).tick(q)  # first sight
+        clock.now = T0 + 40
+        Scheduler([spec], 5, clock, lead_s=25).tick(q)  # T0 + 60 sent ahead
+        ahead = fire_id("minutely", round((T0 + 60) * S))
+        assert q.get(ahead).state == "delayed"  # type: ignore[union-attr]
+        clock.now = T0 + 41
+        new = [schedule(name="minutely", cron="30 * * * * *")] if change == "cron" else []
+        Scheduler(new, 5, clock, lead_s=25).tick(q)
+        assert q.get(ahead).state == "cancelled"  # type: ignore[union-attr]
+        if change == "cron":
+            clock.now = T0 + 70  # the new time (T0 + 90) is within the lead: sent
+            Scheduler(new, 5, clock, lead_s=25).tick(q)
+            assert q.get(fire_id("minutely", round((T0 + 90) * S))) is not None
+        else:
+            assert q.schedules() == []

@@ -433,6 +433,10 @@ class Queue(_QueueBase):
         pairs: list[Any] = self.client.zrange(self.keys.sched, 0, -1, withscores=True)
         return {ops.text(name): int(score) for name, score in pairs}
 
+    def forget_schedule(self, schedule: str) -> None:
+        """Drop a schedule's record of its last fire: it starts afresh, as first seen."""
+        self.client.zrem(self.keys.sched, schedule)
+
     def publish_schedules(self, records: Iterable[ScheduleRecord]) -> None:
         """Replace the published schedule definitions (``sluice schedules`` reads them)."""
         values = {r.name: r.to_json() for r in records}
