@@ -62,6 +62,7 @@ class Trace:
     rate_limit: float | None = None  # spec.jobs.rateLimit, jobs/s: the claim starts no more
     # Spans [start, end) of constant arrival rate: reversals are counted there.
     constant: tuple[tuple[float, float], ...] = ()
+    load_end_s: float | None = None  # throughput is counted up to here (default: the end)
 
     def jobs(self, seed: int = 7) -> list[Job]:
         rng = random.Random(f"{self.name}:{seed}")
@@ -206,7 +207,7 @@ TRACES: tuple[Trace, ...] = (
           floods=(Flood(30, 20_000, 2.0),), rate_limit=20.0),
     Trace("saturating", "16 jobs/s of 2 s jobs for 20 min; a dependency serves 6 replicas "
           "at full speed, beyond that jobs slow down in proportion", 2100,
-          quiet_after(steady(16), 1200), SHORT, saturation=Saturation(6, 1.0)),
+          quiet_after(steady(16), 1200), SHORT, saturation=Saturation(6, 1.0), load_end_s=1200),
 )  # fmt: skip
 
 

@@ -360,24 +360,45 @@ class FallbackSpec(_Model):
 
 
 class ScaleUpSpec(_Model):
-    """Scale-up happens at once, in bounded steps."""
+    """How fast replicas are added: the larger of a pod count and a percentage of the current
+    replicas per decision, as the HPA's scale-up policies. The demand model already says how
+    many replicas the queue needs; the bound only stops one wild reading from asking for all
+    of them."""
 
     max_step: int = Field(default=10, ge=1, le=MAX_REPLICAS)
-    """Replicas added by one decision at most."""
+    """Replicas one decision may add, at least (before any job finished, at most)."""
+    percent: int = Field(default=900, ge=0, le=10000)
+    """Percent of the current replicas one decision may add, when more than maxStep: 900 lets
+    a flood reach its target within two polls of the service time being known."""
 
 
 class ScaleDownSpec(_Model):
-    """Scale-down follows the highest recommendation of a window, in bounded steps; idle
-    workers are removed first."""
+    """Scale-down follows the highest sustained recommendation of a window, by the larger of a
+    pod count and a percentage per decision; idle workers are removed first."""
 
     # Shorter than the HPA's 300 s: scale-down removes idle pods first and busy
     # ones drain, so giving capacity back early costs no work. In the simulator,
     # 30 s / 4 cut replica-seconds 10-20 % against 60 s / 2 at the same latency.
     stabilization_window_seconds: float = Field(default=30.0, ge=0, le=HOUR)
-    """Seconds of recommendations whose highest is used to scale down. Short by default
-    because idle pods go first and busy ones drain."""
+    """Seconds of arrival-based recommendations whose highest is used to scale down (catch-up
+    on a backlog is held only until its replicas could start). Short by default because idle
+    pods go first and busy ones drain."""
     max_step: int = Field(default=4, ge=1, le=MAX_REPLICAS)
-    """Replicas removed by one decision at most."""
+    """Replicas one decision may remove, at least."""
+    percent: int = Field(default=50, ge=0, le=100)
+    """Percent of the current replicas one decision may remove, when more than maxStep. Idle
+    pods of a queue that may go to zero leave at once."""
+
+
+class SaturationSpec(_Model):
+    """The saturation guard: when more ready replicas did not raise the completion rate (a
+    shared dependency is the bottleneck), hold the replicas near the count that gave that rate,
+    say so in the decision and the Saturated condition, and try again later."""
+
+    enabled: bool = True
+    """Watch for replicas that add no throughput."""
+    retry_seconds: float = Field(default=300.0, ge=30, le=DAY)
+    """Seconds before a step above the held count is tried again."""
 
 
 class ScalingSpec(_Model):
@@ -404,9 +425,10 @@ class ScalingSpec(_Model):
     latency_target_seconds: float = Field(default=30.0, gt=0, le=DAY)
     """How long a job may wait before it starts. Replicas are added to drain the backlog within
     it, and when the oldest job has waited longer."""
-    target_utilization: float = Field(default=0.8, gt=0, le=1)
-    """Share of the workers' slots that the arrival rate should keep busy; the rest is headroom
-    for bursts."""
+    target_utilization: float = Field(default=0.9, gt=0, le=1)
+    """Highest share of the workers' slots that the arrival rate may keep busy; the rest is
+    room for the rate's estimation error. A queueing model (Erlang C) asks for more room where
+    waits would exceed latencyTargetSeconds (few slots, long jobs)."""
     activation_backlog: int = Field(default=1, ge=1, le=MAX_JOBS)
     """Waiting jobs that wake a queue scaled to zero. Fewer wake it too once the oldest has
     waited longer than latencyTargetSeconds."""
@@ -416,11 +438,15 @@ class ScalingSpec(_Model):
     scale_down: ScaleDownSpec = ScaleDownSpec()
     worker_startup_seconds: float = Field(default=30.0, ge=0, le=3600)
     """Seconds from asking for a replica to its worker taking jobs (scheduling, image pull,
-    start). Delayed jobs and cron fires due within this plus pollingIntervalSeconds count as
-    demand, so a worker is ready when they fall due."""
-    idle_seconds_before_zero: float = Field(default=120.0, ge=0, le=DAY)
+    start), until the policy has timed a scale-up itself. Delayed jobs and cron fires due within
+    this plus pollingIntervalSeconds count as demand, so a worker is ready when they fall due."""
+    idle_seconds_before_zero: float | None = Field(default=None, ge=0, le=DAY)
     """Seconds with nothing waiting and nothing in flight before scaling to zero (when
-    minReplicas is 0)."""
+    minReplicas is 0), whatever a cold start costs the next job. Unset: zero as soon as the
+    queue is idle, if arrivals are sparser than one per start-up and a cold start (the measured
+    start-up plus half a polling interval) keeps the next job within latencyTargetSeconds;
+    otherwise after 120 s idle."""
+    saturation: SaturationSpec = SaturationSpec()
     fallback: FallbackSpec = FallbackSpec()
     paused: bool = False
     """Stop scaling and leave the replica count as it is (hand edits included), held within

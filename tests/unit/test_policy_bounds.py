@@ -6,6 +6,7 @@ import pytest
 from policy_snapshots import spec
 
 from sluice_scaling.policy.bounds import (
+    SLOW_COLD_START_IDLE_S,
     activation,
     clamp,
     idle,
@@ -13,6 +14,8 @@ from sluice_scaling.policy.bounds import (
     record,
     stabilise,
     step,
+    step_sizes,
+    zero_after,
 )
 from sluice_scaling.policy.terms import Term
 
@@ -48,6 +51,14 @@ def test_window_forgets_old_recommendations() -> None:
     assert history == ((50.0, 5), (70.0, 3))
 
 
+def test_a_held_recommendation_leaves_the_window_early() -> None:
+    # Catch-up demand counts for its hold only: stamped as if it were older.
+    history = record((), 100.0, 9, window_s=30.0, hold_s=20.0)
+    assert history == ((90.0, 9),)
+    assert record(history, 119.0, 2, window_s=30.0) == ((90.0, 9), (119.0, 2))
+    assert record(history, 121.0, 2, window_s=30.0) == ((121.0, 2),)
+
+
 @pytest.mark.parametrize(
     ("wanted", "current", "up", "down", "expected"),
     [
@@ -58,10 +69,39 @@ def test_window_forgets_old_recommendations() -> None:
     ],
 )
 def test_step_limits(wanted: int, current: int, up: int, down: int, expected: int) -> None:
-    s = spec(scaleUp={"maxStep": up}, scaleDown={"maxStep": down})
+    # The pod counts alone (percent 0): the larger-of rule is tested below.
+    s = spec(scaleUp={"maxStep": up, "percent": 0}, scaleDown={"maxStep": down, "percent": 0})
     out = step(s, term(wanted), current)
     assert out.replicas == expected
     assert (f"at most {up}" in out.reason) == (wanted > current + up)
+
+
+@pytest.mark.parametrize(
+    ("current", "up_pct", "down_pct", "expected"),
+    [
+        pytest.param(2, 900, 50, (18, 4), id="two-replicas-up-by-percent-down-by-pods"),
+        pytest.param(40, 900, 50, (360, 20), id="many-replicas-the-percentages-win"),
+        pytest.param(40, 100, 100, (40, 40), id="hpa-defaults-double-or-all"),
+        pytest.param(0, 900, 50, (10, 4), id="from-zero-the-pod-count"),
+    ],
+)
+def test_steps_are_the_larger_of_pods_and_percent(
+    current: int, up_pct: int, down_pct: int, expected: tuple[int, int]
+) -> None:
+    s = spec(scaleUp={"maxStep": 10, "percent": up_pct},
+             scaleDown={"maxStep": 4, "percent": down_pct})  # fmt: skip
+    assert step_sizes(s, current) == expected
+
+
+def test_a_flood_reaches_its_target_within_two_polls() -> None:
+    s = spec(maxReplicas=1000)
+    first = step(s, term(417, "backlog"), 20)
+    second = step(s, term(417, "backlog"), first.replicas)
+    assert (first.replicas, second.replicas) == (200, 417)
+
+
+def test_before_the_service_time_is_known_steps_are_the_pod_count() -> None:
+    assert step(spec(maxReplicas=1000), term(500, "cold_start"), 20).replicas == 30
 
 
 @pytest.mark.parametrize(
@@ -111,9 +151,37 @@ def test_a_late_job_wakes_the_queue_below_the_threshold(
 def test_to_zero_only_after_the_idle_period(
     busy: bool, idle_s: float, wanted: int, expected: int
 ) -> None:
-    s = spec(idleSecondsBeforeZero=120)
-    out = keep_one(s, idle(s, term(wanted), busy, idle_s), busy, idle_s)
+    out = keep_one(idle(term(wanted), busy, idle_s, 120.0, "why"), busy, idle_s, 120.0, "why")
     assert out.replicas == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "startup_s", "rate", "after_s", "because"),
+    [
+        pytest.param({}, 20.0, 1 / 120, 0.0, "keeps the 30s target", id="cold-start-fits-at-once"),
+        pytest.param({}, 40.0, None, SLOW_COLD_START_IDLE_S, "would miss",
+                     id="slow-cold-start-waits"),
+        pytest.param({}, None, None, SLOW_COLD_START_IDLE_S, "no start-up measured",
+                     id="unmeasured-waits"),
+        pytest.param({}, 20.0, 0.2, SLOW_COLD_START_IDLE_S, "faster than a start-up",
+                     id="arrivals-every-5s-keep-one"),
+        pytest.param({"idleSecondsBeforeZero": 45}, 20.0, None, 45.0, "is 45s",
+                     id="a-set-timer-holds-a-fitting-cold-start"),
+        pytest.param({"idleSecondsBeforeZero": 5}, 40.0, None, 5.0, "is 5s",
+                     id="a-set-timer-accepts-a-slow-cold-start"),
+    ],
+)  # fmt: skip
+def test_zero_when_a_cold_start_keeps_the_target(
+    fields: dict[str, float],
+    startup_s: float | None,
+    rate: float | None,
+    after_s: float,
+    because: str,
+) -> None:
+    # 5 s polls: a job arriving at zero waits half a poll on average, then the start-up.
+    wait, why = zero_after(spec(**fields), startup_s, rate)
+    assert wait == after_s
+    assert because in why
 
 
 @pytest.mark.parametrize(

@@ -103,37 +103,50 @@ def test_first_tick_never_scales_down() -> None:
     assert (decisions[0].replicas, decisions[0].term) == (9, "warmup")
 
 
-def test_a_step_in_load_scales_up_at_once_with_its_reason() -> None:
+def _jump(polls: int) -> list[QueueStats]:
+    """2 jobs/s of 2 s jobs for 40 s, then ``polls`` polls of 200 jobs in 5 s."""
     snaps = steady(2.0, 2.0, 8)  # polls at 0..35 s
     base = snaps[-1]
-    jump = snap(40, enqueued=base.counters.enqueued + 200, completed=base.counters.completed,
-                service_s=2.0, backlog=150, in_flight=8)  # fmt: skip
-    decisions, _ = drive(spec(scaleUp={"maxStep": 50}), [*snaps, jump], replicas=2)
-    last = decisions[-1]
-    # 200 jobs in 5 s is far beyond the noise of 10 expected: 40 jobs/s of 2 s jobs
-    # on 4 slots at 80 % utilisation is 25 replicas, at once.
-    assert (last.replicas, last.term) == (25, "arrival")
+    return [*snaps, *(snap(40 + 5 * k, enqueued=base.counters.enqueued + 200 * (k + 1),
+                           completed=base.counters.completed, service_s=2.0, backlog=150,
+                           in_flight=8) for k in range(polls))]  # fmt: skip
+
+
+def test_a_step_in_load_scales_up_on_the_second_poll_with_its_reason() -> None:
+    # 200 jobs in 5 s is far beyond the noise of 10 expected. One such poll could be a
+    # flood (the backlog term sizes for it); a second one makes it a rate: 40 jobs/s of
+    # 2 s jobs on 4 slots at 90 % utilisation is 23 replicas, at once. (Before the rise
+    # needed two polls, the first one decided, at 80 %: 25.)
+    decisions, _ = drive(spec(scaleUp={"maxStep": 50}), _jump(2), replicas=2)
+    first, last = decisions[-2], decisions[-1]
+    assert first.arrival_rate == pytest.approx(2.0, rel=0.1)
+    assert (last.replicas, last.term) == (23, "arrival")
     assert last.arrival_rate == pytest.approx(40.0)
     assert last.service_time_s == pytest.approx(2.0)
     assert "arrivals 40 jobs/s" in last.reason
-    assert last.reason.endswith("-> 25")
+    assert last.reason.endswith("-> 23")
     assert last.numbers["backlog"] == 150
 
 
-def test_scale_up_is_bounded_by_max_step() -> None:
-    snaps = steady(2.0, 2.0, 8)
-    base = snaps[-1]
-    jump = snap(40, enqueued=base.counters.enqueued + 200, completed=base.counters.completed)
-    decisions, _ = drive(spec(scaleUp={"maxStep": 10}), [*snaps, jump], replicas=2)
-    assert decisions[-1].replicas == 12
+def test_scale_up_is_bounded_by_max_step_and_percent() -> None:
+    # The first poll of the jump: the backlog term (150 jobs in 30 s at 2 jobs/s per
+    # replica) asks 3. The second: the arrival term's 23, by at most the step from 3.
+    pods = spec(scaleUp={"maxStep": 10, "percent": 0})
+    decisions, _ = drive(pods, _jump(2), replicas=2)
+    assert [d.replicas for d in decisions[-2:]] == [3, 13]
     assert "up by at most 10" in decisions[-1].reason
+    # 100 % of 3 replicas is 3, and so is the pod count: 6. At 500 %: 3 + 15 = 18.
+    decisions, _ = drive(spec(scaleUp={"maxStep": 3, "percent": 100}), _jump(2), replicas=2)
+    assert decisions[-1].replicas == 6
+    decisions, _ = drive(spec(scaleUp={"maxStep": 3, "percent": 500}), _jump(2), replicas=2)
+    assert decisions[-1].replicas == 18
 
 
 def test_scale_down_waits_for_the_window_then_steps() -> None:
-    s = spec(scaleDown={"stabilizationWindowSeconds": 60, "maxStep": 2})
+    s = spec(scaleDown={"stabilizationWindowSeconds": 60, "maxStep": 2, "percent": 0})
     decisions, _ = drive(s, steady(2.0, 2.0, 30), replicas=10)
     counts = [d.replicas for d in decisions]
-    # 2 jobs/s of 2 s jobs on 4 slots at 80 %: 2 replicas, reached by steps of 2.
+    # 2 jobs/s of 2 s jobs on 4 slots at 90 %: 2 replicas, reached by steps of 2.
     assert counts[-1] == 2
     downs = [b - a for a, b in itertools.pairwise(counts) if b < a]
     assert downs

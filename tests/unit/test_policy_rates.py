@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from policy_snapshots import snap
+from policy_snapshots import T0, snap
 
 from sluice.stats import QueueStats
 from sluice_scaling.policy.rates import (
@@ -40,7 +40,9 @@ def test_arrival_rate_over_the_long_window() -> None:
     [
         # 52 instead of 50 is noise: the long window (from t=35, 350 jobs) stands.
         pytest.param(52, (652 - 350) / 30, id="noise-keeps-the-long-rate"),
-        pytest.param(500, 100.0, id="a-step-up-shows-at-once"),
+        # One poll of 500 could be a flood: the rate before it stands (the backlog
+        # term serves the lump). It used to be taken at once, as 100 jobs/s.
+        pytest.param(500, 10.0, id="a-single-lump-is-not-a-rate"),
         pytest.param(0, 0.0, id="a-stop-shows-at-once"),
     ],
 )
@@ -49,6 +51,28 @@ def test_short_window_wins_only_beyond_poisson_noise(last_poll_jobs: int, expect
     now = snap(65.0, enqueued=600 + last_poll_jobs, completed=600)
     rates = measure(now, samples[-1], samples, None)
     assert rates.arrival_rate == pytest.approx(expected)
+
+
+def test_a_step_up_shows_on_the_second_poll() -> None:
+    samples = history(10.0, 60.0)
+    first = snap(65.0, enqueued=1100, completed=600)
+    samples = remember(samples, first)
+    now = snap(70.0, enqueued=1600, completed=600)
+    assert measure(now, first, samples, None).arrival_rate == pytest.approx(100.0)
+
+
+def test_the_held_rate_refines_within_its_noise_and_moves_beyond_it() -> None:
+    samples = history(10.0, 120.0)
+    # Held at 10.5 since t=60: 650 jobs in the 65 s since are within 2 deviations of
+    # 682, so the held rate stays, refined to their mean.
+    now = snap(125.0, enqueued=1250, completed=1250)
+    held = measure(now, samples[-1], samples, None, held_rate=10.5, held_since=T0 + 60)
+    assert held.arrival_rate == pytest.approx(650 / 65)
+    assert held.rate_since == T0 + 60
+    # Held at 14: 650 against 910 expected is far beyond: the long window's rate is adopted.
+    moved = measure(now, samples[-1], samples, None, held_rate=14.0, held_since=T0 + 60)
+    assert moved.arrival_rate == pytest.approx(10.0)
+    assert moved.rate_since == T0 + 95
 
 
 def test_quiet_queue_reads_its_rate_over_a_longer_window() -> None:
@@ -75,8 +99,13 @@ def test_no_rates_without_an_earlier_snapshot() -> None:
     [
         pytest.param(600, 2.0, None, 2.0, id="first-measurement"),
         pytest.param(0, 2.0, 3.0, 3.0, id="no-completions-remembered-stands"),
-        pytest.param(20, 6.0, 2.0, 4.0, id="few-completions-blend-with-memory"),
-        pytest.param(2000, 6.0, 2.0, 5.96, id="many-completions-dominate"),
+        # The held value moves only beyond 5 % and two standard errors of the mean
+        # (the spread read from the bucket bounds): 10 jobs of 6 s in the (5, 10] bucket
+        # are not enough to leave 2 s; 2000 are. (It was a blend with the remembered
+        # value worth 20 jobs: 20 jobs gave 4.0, 2000 gave 5.96.)
+        pytest.param(10, 6.0, 2.0, 2.0, id="few-completions-keep-the-held-value"),
+        pytest.param(2000, 6.0, 2.0, 6.0, id="many-completions-move-it"),
+        pytest.param(2000, 2.06, 2.0, 2.0, id="within-5-percent-keeps-it"),
     ],
 )
 def test_service_time(

@@ -32,6 +32,11 @@ def with_(path: str, value: Any) -> dict[str, Any]:
 def test_minimal_spec_gets_defaults() -> None:
     spec = parse_spec(MINIMAL)
     assert spec.scaling.min_replicas == 0
+    scaling = spec.scaling
+    assert (scaling.scale_up.max_step, scaling.scale_up.percent) == (10, 900)
+    assert (scaling.scale_down.max_step, scaling.scale_down.percent) == (4, 50)
+    assert scaling.idle_seconds_before_zero is None  # zero when a cold start keeps the target
+    assert (scaling.saturation.enabled, scaling.saturation.retry_seconds) == (True, 300.0)
     assert spec.worker.concurrency == 10
     assert spec.jobs.timeout_seconds < spec.worker.termination_grace_period_seconds
     assert spec.delete_policy == "Retain"
@@ -71,6 +76,14 @@ INVALID: list[tuple[str, str, Any, str, str]] = [
      "spec.jobs.rateLimit.periodSeconds", "finite number"),
     ("rate-inf", "jobs.rateLimit", {"jobs": 5, "periodSeconds": float("inf")},
      "spec.jobs.rateLimit.periodSeconds", ""),
+    ("scale-up-percent-negative", "scaling.scaleUp.percent", -1, "spec.scaling.scaleUp.percent",
+     "greater than or equal to 0"),
+    ("scale-down-percent-above-100", "scaling.scaleDown.percent", 101,
+     "spec.scaling.scaleDown.percent", "less than or equal to 100"),
+    ("retry-too-short", "scaling.saturation.retrySeconds", 5,
+     "spec.scaling.saturation.retrySeconds", "greater than or equal to 30"),
+    ("idle-floor-negative", "scaling.idleSecondsBeforeZero", -1,
+     "spec.scaling.idleSecondsBeforeZero", "greater than or equal to 0"),
 ]  # fmt: skip
 
 

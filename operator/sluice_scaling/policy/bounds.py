@@ -1,13 +1,21 @@
 """Bounds on the raw demand: stabilisation, step limits, zero and min/max.
 
 Scale up at once (a late replica costs waiting jobs), scale down only on the
-largest recommendation over the stabilisation window (a replica removed too
-early comes back 20 s later, after jobs waited), and by bounded steps so a
-quiet minute does not drop N replicas to 0 (the complaint in kedacore/keda#7770).
+largest sustained recommendation over the stabilisation window (a replica
+removed too early comes back 20 s later, after jobs waited), and by steps of
+the larger of a pod count and a percentage, as the HPA's policies, so a quiet
+minute does not drop N replicas to 0 (the complaint in kedacore/keda#7770)
+while a flood's idle capacity still leaves within the window.
+
 Zero is special: it is left on ``activationBacklog`` waiting jobs, on a job
 running, or on one job that has waited past the latency target (a lone job
-below the threshold must not wait forever), and entered only after
-``idleSecondsBeforeZero`` with nothing waiting, due or running.
+below the threshold must not wait forever). It is entered when nothing waits,
+is due or runs and the next job would still start within the latency target
+from a cold start (the start-up plus half a polling interval) -- unless
+arrivals come more often than one per start-up, when a replica kept costs
+less than one started. A queue whose cold start is slower than its target
+waits :data:`SLOW_COLD_START_IDLE_S` idle first. A set
+``idleSecondsBeforeZero`` replaces the rule: zero after that long idle.
 """
 
 from __future__ import annotations
@@ -19,11 +27,18 @@ from .decision import Limit
 from .terms import Term
 
 History = tuple[tuple[float, int], ...]
+SLOW_COLD_START_IDLE_S = 120.0  # idle time before zero when a cold start misses the target
 
 
-def record(history: History, now: float, replicas: int, window_s: float) -> History:
-    """``history`` plus this recommendation, without entries older than the window."""
-    return (*((t, r) for t, r in history if t > now - window_s), (now, replicas))
+def record(
+    history: History, now: float, replicas: int, window_s: float, *, hold_s: float | None = None
+) -> History:
+    """``history`` plus this recommendation, without entries older than the window.
+
+    ``hold_s``: the recommendation counts for this long only (stamped as if older).
+    """
+    stamp = now if hold_s is None else now - window_s + min(hold_s, window_s)
+    return (*((t, r) for t, r in history if t > now - window_s), (stamp, replicas))
 
 
 def stabilise(term: Term, history: History, current: int, *, rates_known: bool) -> Term:
@@ -43,9 +58,22 @@ def stabilise(term: Term, history: History, current: int, *, rates_known: bool) 
     return Term("stabilization", held, reason)
 
 
+def step_sizes(spec: ScalingSpec, current: int) -> tuple[int, int]:
+    """Replicas one decision may add and remove: the larger of the pod count and the percent."""
+    up = max(spec.scale_up.max_step, math.ceil(current * spec.scale_up.percent / 100))
+    down = max(spec.scale_down.max_step, current * spec.scale_down.percent // 100)
+    return up, down
+
+
 def step(spec: ScalingSpec, term: Term, current: int) -> Term:
-    """At most ``scaleUp.maxStep`` more or ``scaleDown.maxStep`` fewer replicas per decision."""
-    up, down = spec.scale_up.max_step, spec.scale_down.max_step
+    """At most :func:`step_sizes` more or fewer replicas per decision.
+
+    Before any job finished, the backlog per replica is a guess: it grows by the
+    pod count only, until the first completions give the service time.
+    """
+    up, down = step_sizes(spec, current)
+    if term.name == "cold_start":
+        up = spec.scale_up.max_step
     if term.replicas > current + up:
         reason = f"{term.reason} -> {term.replicas}, up by at most {up}"
         return Term(term.name, current + up, reason)
@@ -72,26 +100,53 @@ def activation(
     return Term("idle", 0, f"backlog {backlog} below activation threshold {threshold}")
 
 
-def idle(spec: ScalingSpec, term: Term, busy: bool, idle_s: float) -> Term:
-    """After the idle period with nothing waiting or running, aim for zero.
+def zero_after(
+    spec: ScalingSpec, startup_s: float | None, arrival_rate: float | None
+) -> tuple[float, str]:
+    """Idle seconds before zero, and why: 0 when a cold start keeps the target.
+
+    A set ``idleSecondsBeforeZero`` is the user's word: zero after that long, whatever
+    the cold start costs the next job.
+    """
+    if spec.idle_seconds_before_zero is not None:
+        floor = spec.idle_seconds_before_zero
+        return floor, f"idleSecondsBeforeZero is {floor:g}s"
+    if startup_s is None:
+        return SLOW_COLD_START_IDLE_S, "no start-up measured yet"
+    cold = startup_s + spec.polling_interval_seconds / 2
+    target = spec.latency_target_seconds
+    if cold > target:
+        return (
+            SLOW_COLD_START_IDLE_S,
+            f"a cold start ({cold:.0f}s) would miss the {target:g}s target",
+        )
+    if arrival_rate and arrival_rate * startup_s >= 1:
+        why = f"arrivals ({arrival_rate:.3g} jobs/s) come faster than a start-up"
+        return SLOW_COLD_START_IDLE_S, why
+    return 0.0, f"a cold start ({cold:.0f}s) keeps the {target:g}s target"
+
+
+def idle(term: Term, busy: bool, idle_s: float, after_s: float, why: str) -> Term:
+    """After ``after_s`` idle seconds with nothing waiting or running, aim for zero.
 
     This overrides the window: a rate estimate still remembering the last
     arrivals is no reason to keep replicas that have had nothing to do.
     """
-    if busy or idle_s < spec.idle_seconds_before_zero:
+    if busy or idle_s < after_s:
         return term
-    return Term("idle", 0, f"idle for {idle_s:.0f}s: nothing waiting, due or running")
+    return Term("idle", 0, f"idle for {idle_s:.0f}s: nothing waiting, due or running, and {why}")
 
 
-def keep_one(spec: ScalingSpec, term: Term, busy: bool, idle_s: float) -> Term:
-    """Above zero: keep one replica while work exists or until the idle period passed."""
+def keep_one(term: Term, busy: bool, idle_s: float, after_s: float, why: str) -> Term:
+    """Above zero: keep one replica while work exists or until ``after_s`` idle seconds."""
     if term.replicas > 0:
         return term
     if busy:
         return Term("in_flight", 1, "jobs are waiting or running: keeping one replica")
-    wait = spec.idle_seconds_before_zero
-    if idle_s < wait:
-        return Term("idle", 1, f"idle for {idle_s:.0f}s of {wait:g}s before scaling to zero")
+    if idle_s < after_s:
+        return Term(
+            "idle", 1, f"idle for {idle_s:.0f}s of {after_s:g}s before scaling to zero ({why})"
+        )
     return term
 
 

@@ -1,10 +1,15 @@
 """``decide``: one scaling decision from one observation, as a pure function.
 
 The pipeline is fixed and each stage may only explain itself by replacing the
-winning :class:`Term`: demand terms -> stabilisation -> step limits -> zero
-rules -> min/max. Paused and missing metrics short-circuit it: a paused queue
-keeps its replicas (within min and max: a bound lowered while paused still
-applies); without metrics the policy never scales down (it may only raise to
+winning :class:`Term`: demand terms -> saturation ceiling -> stabilisation ->
+step limits -> zero rules -> min/max. The stabilisation window remembers the
+sustained terms (arrivals, and the cold-start sizing while the service time
+is unknown) for its whole length, but the backlog and age terms only until
+their replicas could have started: they catch up on work already waiting, and
+holding their peak for a window after it is done would keep idle replicas.
+Paused and missing metrics short-circuit it: a paused queue keeps its
+replicas (within min and max: a bound lowered while paused still applies);
+without metrics the policy never scales down (it may only raise to
 ``fallback.replicas`` after ``fallback.failureThreshold`` misses).
 """
 
@@ -15,12 +20,27 @@ from dataclasses import replace
 from sluice.stats import QueueStats
 
 from ..spec import ScalingSpec
-from .bounds import activation, clamp, idle, keep_one, rate_cap, record, stabilise, step
+from . import startup
+from .bounds import (
+    activation,
+    clamp,
+    idle,
+    keep_one,
+    rate_cap,
+    record,
+    stabilise,
+    step,
+    zero_after,
+)
 from .decision import Decision
 from .observation import Observation
 from .rates import Rates, measure, remember
+from .saturation import Guard, reading, tail, update
 from .state import PolicyState
-from .terms import Term, demand_terms, in_flight
+from .terms import Term, demand_terms, in_flight, in_time
+
+SUSTAINED = frozenset({"arrival", "running", "cold_start"})
+CATCH_UP_POLLS = 2  # catch-up recommendations hold at least this many polls
 
 
 def decide(
@@ -52,36 +72,89 @@ def _stale(stats: QueueStats, state: PolicyState) -> bool:
 def _with_metrics(
     spec: ScalingSpec, obs: Observation, stats: QueueStats, state: PolicyState, now: float
 ) -> tuple[Decision, PolicyState]:
-    rates = measure(stats, obs.previous, state.samples, state.service_time_s)
+    rates = measure(stats, obs.previous, state.samples, state.service_time_s,
+                    held_rate=state.arrival_rate, held_since=state.rate_since)  # fmt: skip
     since = _running_since(stats, rates, state, now)
     terms = demand_terms(spec, stats, rates, obs, None if since is None else now - since)
-    demand = max(terms, key=lambda t: t.replicas)
-    demand = rate_cap(demand, obs.rate_limit_per_s, rates.service_time_s, obs.concurrency)
-    history = record(
-        state.history, now, demand.replicas, spec.scale_down.stabilization_window_seconds
-    )
+    guard = _guard(spec, stats, obs, state=state, service_s=rates.service_time_s, now=now)
+    startup_s, starting = startup.measured(state.startup_s, state.starting, obs, now)
+    # Until a scale-up was timed, the start-up the spec declares.
+    start_s = spec.worker_startup_seconds if startup_s is None else startup_s
+    demand = in_time(spec, max(terms, key=lambda t: t.replicas), stats, obs,
+                     rates=rates, startup_s=start_s)  # fmt: skip
+    demand = _limited(_capped(demand, guard), obs, rates)
+    sustained = _limited(_capped(_sustained(terms), guard), obs, rates)
+    window = spec.scale_down.stabilization_window_seconds
+    history = record(state.history, now, sustained.replicas, window)
+    if demand.replicas > sustained.replicas:
+        # Catch-up replicas stay until they could have started: no request-and-cancel churn.
+        hold = max(start_s, CATCH_UP_POLLS * spec.polling_interval_seconds)
+        history = record(history, now, demand.replicas, window, hold_s=hold)
     # The first tick starts the idle clock: a queue never seen busy may still go to zero.
     last_active = now if _active(stats, state) or state.last_active is None else state.last_active
     held = stabilise(demand, history, obs.replicas, rates_known=rates.arrival_rate is not None)
     running = in_flight(stats, obs.concurrency)
+    zero = zero_after(spec, start_s, rates.arrival_rate)
     chosen = _bound(spec, obs.replicas, _floor(held, running, obs.replicas),
-                    stats=stats, idle_s=now - last_active)  # fmt: skip
+                    stats=stats, idle_s=now - last_active, zero=zero)  # fmt: skip
     replicas, limited = clamp(spec, chosen.replicas)
     decision = Decision(
         replicas, chosen.name, _sentence(chosen, replicas, limited),
         _numbers(stats, rates, [*terms, running], history, obs), limited,
         metrics_ok=True, arrival_rate=rates.arrival_rate, service_time_s=rates.service_time_s,
+        saturated=guard.reason if guard.ceiling is not None else None,
     )  # fmt: skip
     new_state = PolicyState(
         history=history,
         samples=remember(state.samples, stats),
         service_time_s=rates.service_time_s,
         running_since=since,
+        arrival_rate=rates.arrival_rate,
+        rate_since=rates.rate_since,
+        startup_s=startup_s,
+        starting=startup.awaiting(starting, obs, replicas, now),
+        guard=guard,
         last_active=last_active,
         last_scale=now if replicas != obs.replicas else state.last_scale,
         failures=0,
     )
     return decision, new_state
+
+
+def _sustained(terms: list[Term]) -> Term:
+    """The largest term the stabilisation window may remember."""
+    kept = [t for t in terms if t.name in SUSTAINED]
+    return max(kept, key=lambda t: t.replicas, default=Term("none", 0, "no sustained demand"))
+
+
+def _guard(
+    spec: ScalingSpec,
+    stats: QueueStats,
+    obs: Observation,
+    *,
+    state: PolicyState,
+    service_s: float | None,
+    now: float,
+) -> Guard:
+    if not spec.saturation.enabled or (stats.backlog == 0 and stats.in_flight == 0):
+        return Guard()  # off, or an idle queue: nothing is saturated now
+    long_s = tail(stats, state.samples)
+    new = reading(stats, state.samples, service_s, long_s)
+    pinned = obs.replicas if obs.replicas >= spec.max_replicas and stats.backlog else None
+    retry = spec.saturation.retry_seconds
+    return update(state.guard, new, now=now, retry_s=retry, service_s=service_s,
+                  tail_s=long_s, pinned=pinned)  # fmt: skip
+
+
+def _limited(term: Term, obs: Observation, rates: Rates) -> Term:
+    """No more replicas than the queue's rate limit lets run."""
+    return rate_cap(term, obs.rate_limit_per_s, rates.service_time_s, obs.concurrency)
+
+
+def _capped(term: Term, guard: Guard) -> Term:
+    if guard.ceiling is None or term.replicas <= guard.ceiling:
+        return term
+    return Term("saturated", guard.ceiling, f"{guard.reason} (demand {term.reason})")
 
 
 def _running_since(stats: QueueStats, rates: Rates, state: PolicyState, now: float) -> float | None:
@@ -97,12 +170,22 @@ def _running_since(stats: QueueStats, rates: Rates, state: PolicyState, now: flo
 
 def _floor(held: Term, running: Term, current: int) -> Term:
     """Running jobs stop a scale-down short; they never cause a scale-up (draining
-    pods' jobs count as in flight, and new pods would replace pods about to leave)."""
-    return running if held.replicas < running.replicas <= current else held
+    pods' jobs count as in flight, and new pods would replace pods about to leave).
+    A saturated queue sheds replicas all the same: they drain, and add nothing."""
+    floor = min(running.replicas, current)
+    if held.name == "saturated" or held.replicas >= floor:
+        return held
+    return Term(running.name, floor, running.reason)
 
 
 def _bound(
-    spec: ScalingSpec, current: int, held: Term, *, stats: QueueStats, idle_s: float
+    spec: ScalingSpec,
+    current: int,
+    held: Term,
+    *,
+    stats: QueueStats,
+    idle_s: float,
+    zero: tuple[float, str],
 ) -> Term:
     # Jobs due within the pre-scaling horizon wake a queue at zero and keep it awake.
     waiting = stats.backlog + stats.delayed_soon
@@ -110,8 +193,10 @@ def _bound(
         wanted = step(spec, held, current)
         return activation(spec, wanted, waiting, stats.in_flight, stats.oldest_age_s)
     busy = waiting > 0 or stats.in_flight > 0
-    term = step(spec, idle(spec, held, busy, idle_s), current)
-    return keep_one(spec, term, busy, idle_s)
+    quiet = idle(held, busy, idle_s, *zero)
+    if quiet.name == "idle" and quiet.replicas == 0:
+        return quiet  # idle pods help no one: all of them leave at once
+    return keep_one(step(spec, quiet, current), busy, idle_s, *zero)
 
 
 def _active(stats: QueueStats, state: PolicyState) -> bool:

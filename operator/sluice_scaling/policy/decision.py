@@ -26,3 +26,4 @@ class Decision:
     metrics_ok: bool = True
     arrival_rate: float | None = None  # jobs/s entering the queue
     service_time_s: float | None = None  # mean seconds a job runs
+    saturated: str | None = None  # why the saturation guard holds a ceiling, while it does

@@ -6,30 +6,50 @@ Two windows: a long one (from snapshots the policy keeps: at least
 scale-down window's maximum; the short one (since the previous tick) catches
 a step a poll later. The short window wins only when its count lies beyond
 the noise of a Poisson count at the long rate (``NOISE_Z`` standard
-deviations), either way: random fluctuation never wins, a real rise or stop
-does at once. A stop at a low rate is too small a count for one short
-window, so silence is also judged over every poll since the last arrival:
-when the long rate would have brought :data:`QUIET_EXPECTED` jobs in that
-time and none came (as unlikely as a 4-sigma move), arrivals have stopped.
+deviations). A fall wins at once; a rise only when the poll before rose too:
+one lump of jobs is a flood, not a rate, and the backlog term already sizes
+for the jobs it left waiting. A stop at a low rate is too small a count for
+one short window, so silence is also judged over every poll since the last
+arrival: when the long rate would have brought :data:`QUIET_EXPECTED` jobs in
+that time and none came (as unlikely as a 4-sigma move), arrivals have stopped.
 
-Service time is the mean from the service-time histogram's sum and count,
-blended with the last value (worth ``PRIOR_JOBS`` completions) so a window
-with few completions neither loses nor distorts it.
+Both estimates have hysteresis. The held rate is the mean since it was last
+adopted (up to :data:`HOLD_WINDOW_S` back), so on a constant load it grows
+more precise, and on a slow ramp it lags by half that window at most; a new
+rate is adopted when a poll moved beyond noise or when the count since
+adoption leaves the held rate's noise (``HOLD_Z`` deviations). The service
+time moves only beyond ``SERVICE_BAND`` and ``SERVICE_Z`` standard errors of
+the measured mean. The standard error comes
+from the histogram's own spread, so a heavy tail (a few 60 s jobs among 0.5 s
+ones) widens the band by itself, and a constant load keeps one replica count
+instead of wandering with every long job that happens to finish. The mean is
+read from every kept snapshot (up to five minutes), or from the rate window
+when that one moved beyond its own noise (a real shift shows in 30 s). When
+Little's law over the same snapshots -- the busy slot-seconds (jobs in flight,
+integrated) over the completions -- lies well above it (:data:`LITTLE_OVER`),
+that wins: it sees the long jobs still running, which the histogram of
+finished jobs does not, so the first minute of a heavy-tailed load (only its
+short jobs finished yet) does not read as a load of short jobs.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
-from sluice.stats import QueueStats, Window
+from sluice.stats import BUCKETS, Histogram, QueueStats, Window
 
-PRIOR_JOBS = 20  # the remembered service time weighs as much as this many completions
 RATE_WINDOW_S = 30.0  # several polls at the default 5 s, short enough to follow a daily curve
 MAX_RATE_WINDOW_S = 300.0  # how far back a quiet queue's window may reach
 MIN_ARRIVALS = 30  # a rate from 30 arrivals is within about 18 % (one Poisson deviation)
 NOISE_Z = 4.0  # standard deviations of a Poisson count the short window must move
 QUIET_EXPECTED = 10.0  # arrivals expected in a silence that means a stop (P = e^-10)
+HOLD_Z = 2.0  # deviations of the count since adoption that move the held rate
+HOLD_WINDOW_S = 120.0  # the held rate is the mean over at most this long
+SERVICE_BAND = 0.05  # the held service time moves only beyond 5 % ...
+SERVICE_Z = 2.0  # ... and beyond two standard errors of the measured mean
+LITTLE_OVER = 1.5  # Little's law overrides the finished jobs' mean this far above it
 
 
 @dataclass(frozen=True)
@@ -37,6 +57,7 @@ class Rates:
     arrival_rate: float | None  # jobs/s; None until two snapshots exist
     service_time_s: float | None  # mean seconds per job; None until a job finished
     window_s: float  # seconds the long window spans
+    rate_since: float | None = None  # when the arrival rate held now was adopted
 
 
 def measure(
@@ -44,6 +65,9 @@ def measure(
     previous: QueueStats | None,
     samples: tuple[QueueStats, ...],
     remembered_service_s: float | None,
+    *,
+    held_rate: float | None = None,
+    held_since: float | None = None,
 ) -> Rates:
     """Rates between the kept samples (or ``previous``) and ``stats``."""
     # A purged or recreated queue restarts its counters: older snapshots no longer compare.
@@ -55,27 +79,92 @@ def measure(
     long = stats.since(start)
     last = previous if previous is not None else (samples[-1] if samples else None)
     short = stats.since(last) if last is not None and last.taken_at < stats.taken_at else None
-    rate = arrival_rate(long, short)
+    rate, moved = arrival_rate(long, short, _poll_before(samples, last))
     if rate and rate * quiet_for(stats, samples) >= QUIET_EXPECTED:
-        rate = 0.0
+        rate, moved = 0.0, True
+    whole = stats.since(samples[0]) if samples and samples[0].taken_at < start.taken_at else long
+    busy = little(stats, samples)
+    recent = None if held_since is None else max(held_since, stats.taken_at - HOLD_WINDOW_S)
+    adopted = _sample_at(samples, recent)
+    since = stats.since(adopted) if adopted is not None and adopted is not last else None
+    rate, kept = hold_rate(rate, held_rate, since, moved=moved)
+    if kept:
+        rate_since = held_since
+    else:  # newly adopted: held from the start of the window it was read over
+        rate_since = last.taken_at if moved and last is not None else start.taken_at
     return Rates(
         arrival_rate=rate,
-        service_time_s=service_time(long, remembered_service_s),
+        service_time_s=service_time(long, remembered_service_s, whole, busy),
         window_s=long.seconds,
+        rate_since=rate_since,
     )
 
 
-def arrival_rate(long: Window, short: Window | None) -> float | None:
-    """The long window's rate, or the short window's when it moved beyond noise."""
+def _sample_at(samples: tuple[QueueStats, ...], t: float | None) -> QueueStats | None:
+    """The oldest kept sample taken at or after ``t``."""
+    if t is None:
+        return None
+    return next((s for s in samples if s.taken_at >= t), None)
+
+
+def _poll_before(samples: tuple[QueueStats, ...], last: QueueStats | None) -> Window | None:
+    """The poll window that ended at ``last``."""
+    if last is None:
+        return None
+    older = [s for s in samples if s.taken_at < last.taken_at]
+    return last.since(older[-1]) if older else None
+
+
+def _beyond(count: int, expected: float) -> bool:
+    return abs(count - expected) > NOISE_Z * math.sqrt(max(expected, 1.0))
+
+
+def arrival_rate(
+    long: Window, short: Window | None, before: Window | None = None
+) -> tuple[float | None, bool]:
+    """The long window's rate, or the short window's when it moved beyond noise.
+
+    Returns the rate and whether it came from a move beyond noise. A rise
+    counts only when the poll ``before`` rose beyond noise too; until then the
+    rate is the long window's without the latest poll.
+    """
     base = long.arrival_rate
     if short is None or short.seconds <= 0 or short.seconds >= long.seconds:
-        return base
+        return base, False
     if base is None:
-        return short.arrival_rate
-    expected = base * short.seconds  # jobs the short window should hold at the long rate
-    if abs(short.enqueued - expected) > NOISE_Z * math.sqrt(max(expected, 1.0)):
-        return short.enqueued / short.seconds
-    return base
+        return short.arrival_rate, True
+    if not _beyond(short.enqueued, base * short.seconds):
+        return base, False
+    if short.enqueued < base * short.seconds:
+        return short.enqueued / short.seconds, True
+    return _rise(long, short, before)
+
+
+def _rise(long: Window, short: Window, before: Window | None) -> tuple[float, bool]:
+    """A rise beyond noise: taken when the poll before rose too, else the rate before it."""
+    earlier = (long.enqueued - short.enqueued) / (long.seconds - short.seconds)
+    if before is None or before.seconds <= 0:
+        return earlier, False
+    expected = earlier * before.seconds
+    if before.enqueued <= expected or not _beyond(before.enqueued, expected):
+        return earlier, False
+    return min(short.enqueued / short.seconds, before.enqueued / before.seconds), True
+
+
+def hold_rate(
+    rate: float | None, held: float | None, since: Window | None, *, moved: bool
+) -> tuple[float | None, bool]:
+    """The rate to hold, and whether it is still the held one (refined) rather than new.
+
+    ``since`` spans from the held rate's adoption to now: while its count stays
+    within the held rate's noise, the held rate becomes the mean over it.
+    """
+    if rate is None or held is None or moved or since is None or since.seconds <= 0:
+        return rate, False
+    expected = held * since.seconds
+    if abs(since.enqueued - expected) > HOLD_Z * math.sqrt(max(expected, 1.0)):
+        return rate, False
+    return since.enqueued / since.seconds, True
 
 
 def quiet_for(stats: QueueStats, samples: tuple[QueueStats, ...]) -> float:
@@ -88,17 +177,67 @@ def quiet_for(stats: QueueStats, samples: tuple[QueueStats, ...]) -> float:
     return stats.taken_at - since
 
 
-def service_time(window: Window, remembered: float | None) -> float | None:
-    """The window's mean, leaning on the remembered mean when few jobs finished.
+def standard_error(hist: Histogram) -> float:
+    """The mean's standard error, the spread read from the bucket bounds (an upper bound)."""
+    n = hist.count
+    if n < 2:
+        return math.inf
+    mean = hist.total / n
+    square = sum(c * _upper(i) ** 2 for i, c in enumerate(hist.counts) if c) / n
+    return math.sqrt(max(0.0, square - mean * mean) / n)
 
-    The last jobs to finish after load stops are the long tail, so a window of
-    few completions would overstate the service time for the next burst.
+
+def _upper(i: int) -> float:
+    bound = BUCKETS[i]
+    return bound if math.isfinite(bound) else 2 * BUCKETS[i - 1]
+
+
+def little(stats: QueueStats, samples: tuple[QueueStats, ...]) -> float | None:
+    """Busy slot-seconds over jobs run across the kept samples (Little's law).
+
+    None until the samples span :data:`RATE_WINDOW_S` with :data:`MIN_ARRIVALS` completions.
     """
-    hist = window.service_time
+    chain = [*samples, stats]
+    if not samples or stats.taken_at - samples[0].taken_at < RATE_WINDOW_S:
+        return None
+    done = stats.counters.completed - samples[0].counters.completed
+    if done < MIN_ARRIVALS:
+        return None
+    # Each snapshot's jobs in flight held until the next one (a jump between two
+    # snapshots is pods that just became ready, not jobs that ran the whole interval).
+    busy = sum(a.in_flight * (b.taken_at - a.taken_at)
+               for a, b in itertools.pairwise(chain))  # fmt: skip
+    # Jobs that started (or finished) inside the window ran only partly in it: count the
+    # mean of starts and completions, so a rise in jobs running is not read as slow jobs.
+    started = done + stats.in_flight - samples[0].in_flight
+    return busy / max(1.0, (done + started) / 2)
+
+
+def service_time(
+    window: Window,
+    remembered: float | None,
+    whole: Window | None = None,
+    busy_s: float | None = None,
+) -> float | None:
+    """The mean over ``whole`` (or the rate ``window`` when that moved), with hysteresis.
+
+    The last jobs to finish after load stops are the long tail; a window of few
+    completions has a wide standard error, so it does not move the held value.
+    """
+    recent, kept = window.service_time, (whole or window).service_time
+    mean = kept.mean()
+    if mean is None or mean <= 0:
+        return remembered
+    measured, spread = mean, standard_error(kept)
+    short = recent.mean()
+    if short is not None and abs(short - mean) > SERVICE_Z * standard_error(recent):
+        measured, spread = short, standard_error(recent)
+    if busy_s is not None and busy_s > LITTLE_OVER * measured:
+        measured = busy_s  # long jobs are running that the finished ones do not show
     if remembered is None:
-        mean = hist.mean()
-        return mean if mean is not None and mean > 0 else None
-    return (hist.total + PRIOR_JOBS * remembered) / (hist.count + PRIOR_JOBS)
+        return measured
+    band = max(SERVICE_BAND * remembered, SERVICE_Z * spread)
+    return measured if abs(measured - remembered) > band else remembered
 
 
 def remember(samples: tuple[QueueStats, ...], stats: QueueStats) -> tuple[QueueStats, ...]:

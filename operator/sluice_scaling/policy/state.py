@@ -6,9 +6,11 @@ pure: the reconcile loop stores it, tests build it, nothing hides in globals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sluice.stats import QueueStats
+
+from .saturation import Guard
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,12 @@ class PolicyState:
     # Since when jobs have been running with none finished, while the service time is
     # unknown: their age is a lower bound on it (terms.running).
     running_since: float | None = None
+    arrival_rate: float | None = None  # the held arrival rate (rates.hold_rate) ...
+    rate_since: float | None = None  # ... and since when it is held
+    # Measured pod start-up: from a scale-up's request to its first new ready replica.
+    startup_s: float | None = None
+    starting: tuple[float, int] | None = None  # (requested at, ready count awaited)
+    guard: Guard = field(default_factory=Guard)  # the saturation guard's readings and ceiling
     last_active: float | None = None  # last time anything was waiting, running or arriving
     last_scale: float | None = None  # last time the decision changed the replica count
     failures: int = 0  # consecutive ticks without metrics

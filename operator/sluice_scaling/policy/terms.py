@@ -4,7 +4,9 @@ The recommendation is the largest term, so every angle is covered and the
 winner explains the decision. With ``c`` slots per replica and a mean service
 time ``S``, a replica serves ``mu = c / S`` jobs/s:
 
-- arrival: Little's law at the target utilisation, ``lambda / (mu * u)``;
+- arrival: Little's law at the target utilisation, ``lambda / (mu * u)``, or
+  more where the queueing model (Erlang C, :mod:`.queueing`) needs spare slots
+  to keep a job's chance of waiting past ``T`` under :data:`WAIT_P`;
 - backlog: every job waiting now starts within the latency target ``T``,
   ``backlog / (mu * T)`` (a job's wait is the queue ahead of it over the
   throughput, so the backlog need not reach zero, only start in time);
@@ -17,12 +19,16 @@ time ``S``, a replica serves ``mu = c / S`` jobs/s:
   ``r`` seconds show ``S >= r``, so a replica serves at most ``c / r`` jobs/s;
   the arrival and backlog terms at that capacity are a floor that rises while
   the first long jobs run, instead of waiting for one to finish.
-
 - upcoming: delayed jobs (and cron fires) due within the pre-scaling horizon
   (worker start-up plus a poll) are not backlog yet, but a replica asked for
   later would start after they fall due: size for them, with what waits now,
   as the backlog term does (or per ``coldStartBacklogPerReplica`` before the
   service time is known), and at least one replica.
+
+:func:`in_time` trims the catch-up terms (backlog, age) to the backlog new
+replicas would still find when they are ready: the ready ones keep draining
+for the measured start-up time, and a flood's last minute needs no replicas
+that arrive after it is gone.
 
 ``in_flight`` is not a demand but a floor applied after stabilisation: never
 ask for fewer replicas than the running jobs fill. It stays out of the
@@ -39,9 +45,12 @@ from sluice.stats import QueueStats
 
 from ..spec import ScalingSpec
 from .observation import Observation
+from .queueing import slots_for
 from .rates import Rates
 
 _EPS = 1e-9  # 4.0000000001 replicas of demand is 4, not 5
+WAIT_P = 0.02  # the chance of waiting past the latency target the arrival term allows
+TOLERANCE = 0.3  # replicas of need around the current count that keep it
 
 
 @dataclass(frozen=True)
@@ -77,9 +86,14 @@ def demand_terms(
         if running_s:
             terms.append(running(spec, stats, rates.arrival_rate or 0.0, running_s, obs))
         return terms
-    per_replica = max(1, obs.concurrency) / service_s
+    slots = max(1, obs.concurrency)
+    per_replica = slots / service_s
     lam = rates.arrival_rate or 0.0
-    return [*terms, arrival(spec, lam, per_replica), backlog(spec, stats, per_replica)]
+    return [
+        *terms,
+        arrival(spec, lam, per_replica, service_s=service_s, slots=slots, current=obs.replicas),
+        backlog(spec, stats, per_replica),
+    ]
 
 
 def in_flight(stats: QueueStats, concurrency: int) -> Term:
@@ -111,14 +125,34 @@ def running(
     )
 
 
-def arrival(spec: ScalingSpec, lam: float, per_replica: float) -> Term:
+def arrival(
+    spec: ScalingSpec,
+    lam: float,
+    per_replica: float,
+    *,
+    service_s: float | None = None,
+    slots: int = 1,
+    current: int | None = None,
+) -> Term:
+    """At most ``targetUtilization`` busy; with ``service_s``, also waits within the target.
+
+    With ``current``, a need within :data:`TOLERANCE` of a replica of the current count
+    keeps it: the rate's noise would otherwise move the count back and forth across a
+    boundary, and a third of a replica more or less is what the queue absorbs.
+    """
     u = spec.target_utilization
-    n = ceil(lam / (per_replica * u))
+    need = lam / (per_replica * u)
+    why = f"{u:.0%} utilisation"
+    if service_s is not None and lam > 0:
+        target = spec.latency_target_seconds
+        waits = slots_for(lam * service_s, target / service_s, WAIT_P) / slots
+        if waits > need:
+            need, why = waits, f"waits within {target:g}s"
+    n = ceil(need)
+    if current and need > 0 and current - 1 - TOLERANCE < need <= current + TOLERANCE:
+        n = current
     return Term(
-        "arrival",
-        n,
-        f"arrivals {lam:.3g} jobs/s at {per_replica:.3g} jobs/s per replica "
-        f"and {u:.0%} utilisation",
+        "arrival", n, f"arrivals {lam:.3g} jobs/s at {per_replica:.3g} jobs/s per replica and {why}"
     )
 
 
@@ -163,3 +197,34 @@ def age(spec: ScalingSpec, stats: QueueStats, ready: int) -> Term | None:
     return Term(
         "age", n, f"oldest job waited {oldest:.0f}s > {target:g}s target with {ready} ready"
     )
+
+
+CATCH_UP = frozenset({"backlog", "age"})
+
+
+def in_time(
+    spec: ScalingSpec,
+    demand: Term,
+    stats: QueueStats,
+    obs: Observation,
+    *,
+    rates: Rates,
+    startup_s: float | None,
+) -> Term:
+    """Catch-up replicas only for the backlog still waiting when they could start."""
+    service_s = rates.service_time_s
+    if demand.name not in CATCH_UP or demand.replicas <= obs.replicas or not service_s:
+        return demand
+    per_replica = max(1, obs.concurrency) / service_s
+    drain = obs.ready_replicas * per_replica - (rates.arrival_rate or 0.0)
+    if startup_s is None or drain <= 0:
+        return demand
+    left = stats.backlog - drain * startup_s
+    need = obs.ready_replicas + max(0, ceil(left / (per_replica * spec.latency_target_seconds)))
+    if need >= demand.replicas:
+        return demand
+    reason = (
+        f"{demand.reason}; but the {obs.ready_replicas} ready replicas leave "
+        f"{max(0, round(left))} jobs by the time a new one starts ({startup_s:.0f}s)"
+    )
+    return Term("clearing", max(obs.replicas, need), reason)

@@ -1,0 +1,265 @@
+"""The saturation guard: stop adding replicas that add no throughput.
+
+Queue autoscalers assume a replica adds capacity. When the workers share a
+bottleneck (a database, a rate-limited API), past its capacity more replicas
+only make every job slower: the measured service time rises, the demand
+terms ask for more replicas still, and the count runs away while the
+completion rate stays flat.
+
+The guard takes *readings*: the completion rate over a span in which work
+waited at every snapshot (so every slot was busy and completions measure
+capacity) and the ready workers did not change, from a long job's time before
+the span on (the jobs finishing in it were started by those workers). The
+span covers two mean service times and the 95th percentile, so a heavy tail
+does not read as a stall. Two readings at replica counts at least
+:data:`MIN_MORE` apart say what the extra replicas brought. When they raised
+completions by less than :data:`MIN_GAIN` of the proportional gain, and fell
+short of proportional by more than :data:`NOISE_Z` deviations of the counts,
+the queue is saturated: the guard sets a ceiling
+at the fewest replicas that, at the smaller reading's per-replica rate, give
+the better reading's rate (never below the smaller count), says so in the
+decision's reason and the ``Saturated`` condition, and after
+``saturation.retrySeconds`` lets a small step above the ceiling try again
+(:data:`PROBE`); a gain there lifts it. While saturated it also tries a step
+*below* the ceiling every few reading spans: when fewer replicas complete
+within :data:`MAX_LOSS` as many jobs as the best reading, the ceiling follows
+them down, so the count settles near the bottleneck's capacity instead of
+wherever the runaway was caught.
+
+A runaway passes through replica counts too fast for readings and stops at
+``maxReplicas``. So a queue pinned there with work waiting tries a step down
+too: if fewer replicas complete as many jobs, it was saturated all along.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from sluice.stats import QueueStats
+
+READING_S = 20.0  # a reading spans at least this long, two mean service times and the p95
+READING_SERVICE_TIMES = 2.0
+MIN_READING_JOBS = 30  # completions a reading needs
+NOISE_Z = 3.0  # deviations of the completion counts a shortfall must exceed
+MIN_MORE = 1.2  # readings compared are at least 20 % apart in ready replicas
+MIN_GAIN = 0.3  # share of the proportional gain in completions the extra replicas must bring
+LIFT_GAIN = 0.6  # a probe above the ceiling lifts it only with this share (beyond noise)
+PROBE = 0.25  # a retry may add this share of the ceiling (at least one replica)
+MEASURE_TIMEOUTS = 3.0  # reading spans a step down waits for its reading, at most
+MAX_LOSS = 0.1  # fewer replicas that keep completions within 10 % (and noise) take over
+SETTLE_SPANS = 1.0  # reading spans between steps down
+DOWN = 1 / 3  # a step down tries this share fewer replicas
+
+
+@dataclass(frozen=True)
+class Reading:
+    taken_at: float
+    ready: int  # ready workers, constant over the span and a long job's time before it
+    rate: float  # completions per second while every slot had work
+    count: int = 0  # completions in the span
+    span_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Guard:
+    readings: tuple[Reading, ...] = ()  # the latest per replica count, within retrySeconds
+    ceiling: int | None = None  # no more replicas than this while saturated
+    until: float = 0.0  # when the ceiling is next tried (a probe above it)
+    probing: bool = False
+    probe_from: int = 0  # the ceiling a probe above started from
+    reason: str = ""
+    suspected: bool = False  # the ceiling is a trial below maxReplicas, not a finding yet
+    down_from: int | None = None  # the ceiling a step down is being tried from
+    down_at: float = 0.0  # when the next step down may be tried (or the current one ends)
+
+
+def span_for(service_s: float, tail_s: float = 0.0) -> float:
+    return max(READING_S, READING_SERVICE_TIMES * service_s, tail_s)
+
+
+def tail(stats: QueueStats, samples: tuple[QueueStats, ...]) -> float:
+    """The 95th percentile service time over the kept samples (a bucket's upper bound)."""
+    if not samples:
+        return 0.0
+    p95 = stats.since(samples[0]).service_time.quantile(0.95)
+    return p95 if p95 is not None and math.isfinite(p95) else 0.0
+
+
+def reading(
+    stats: QueueStats, samples: tuple[QueueStats, ...], service_s: float | None, tail_s: float
+) -> Reading | None:
+    """A capacity reading ending at ``stats``, if the kept samples allow one."""
+    if service_s is None or not stats.workers or stats.backlog == 0:
+        return None
+    span = span_for(service_s, tail_s)
+    lag = max(service_s, tail_s)
+    begun = [s for s in samples if s.taken_at <= stats.taken_at - span]
+    lagged = [s for s in samples if s.taken_at <= stats.taken_at - span - lag]
+    if not begun or not lagged:
+        return None
+    ready = len(stats.workers)
+    chain = [s for s in samples if s.taken_at >= lagged[-1].taken_at]
+    if any(s.backlog == 0 or len(s.workers) != ready for s in chain):
+        return None
+    window = stats.since(begun[-1])
+    if window.completed < MIN_READING_JOBS:
+        return None
+    rate = window.completed / window.seconds
+    return Reading(stats.taken_at, ready, rate, window.completed, window.seconds)
+
+
+def update(
+    guard: Guard,
+    new: Reading | None,
+    *,
+    now: float,
+    retry_s: float,
+    service_s: float | None,
+    tail_s: float = 0.0,
+    pinned: int | None = None,
+) -> Guard:
+    """The guard after this tick's reading (if any).
+
+    ``pinned``: the replica count, when it is held at ``maxReplicas`` with work waiting.
+    """
+    readings = tuple(r for r in guard.readings if r.taken_at > now - retry_s)
+    guard = _retry(replace(guard, readings=readings), now, retry_s)
+    if new is not None:
+        readings = (*(r for r in readings if r.ready != new.ready), new)
+        guard = _judge(replace(guard, readings=readings), new, now, retry_s)
+    span = span_for(service_s or 0.0, tail_s)
+    if guard.ceiling is None and guard.down_from is None and pinned is not None:
+        return _suspect(guard, pinned, now, retry_s)
+    return _step_down(guard, now, span, retry_s)
+
+
+def _retry(guard: Guard, now: float, retry_s: float) -> Guard:
+    """A probe above the ceiling once ``retrySeconds`` passed; back down if it found nothing."""
+    if guard.ceiling is None or now < guard.until:
+        return guard
+    if guard.probing:  # no verdict (no reading could be taken): the ceiling stands
+        reason = f"saturated: no reading above {guard.probe_from}; holding at most it"
+        return replace(guard, ceiling=guard.probe_from, until=now + retry_s, probing=False,
+                       reason=reason)  # fmt: skip
+    probe = guard.ceiling + max(1, math.ceil(PROBE * guard.ceiling))
+    reason = f"saturated at {guard.ceiling} replicas: trying {probe}"
+    return replace(guard, ceiling=probe, until=now + retry_s, probing=True,
+                   probe_from=guard.ceiling, reason=reason, down_from=None)  # fmt: skip
+
+
+def _judge(guard: Guard, new: Reading, now: float, retry_s: float) -> Guard:
+    worse = _no_gain(guard.readings, new)
+    if worse is not None:
+        cap = _ceiling(worse, new)
+        if guard.ceiling is not None and not guard.probing and cap >= guard.ceiling:
+            return guard  # already held there or lower
+        reason = (
+            f"saturated: {worse.ready} -> {new.ready} replicas raised completions only "
+            f"{worse.rate:.3g} -> {new.rate:.3g} jobs/s; holding at most {cap}"
+        )
+        # Steps down begin at once on a first finding; after a probe, the count below
+        # the ceiling was tried already: not before the next retry.
+        again = guard.ceiling is not None and not guard.suspected
+        return replace(guard, ceiling=cap, until=now + retry_s, probing=False, reason=reason,
+                       down_from=None, down_at=now + (retry_s if again else READING_S),
+                       suspected=False)  # fmt: skip
+    if guard.probing and new.ready > guard.probe_from and _gained(guard, new):
+        # The probe above the ceiling added throughput: the bottleneck moved.
+        return replace(guard, ceiling=None, probing=False, reason="", down_from=None)
+    return guard
+
+
+def _suspect(guard: Guard, pinned: int, now: float, retry_s: float) -> Guard:
+    """Pinned at ``maxReplicas`` with work waiting: try fewer, once a reading there exists."""
+    measured = any(r.ready == pinned for r in guard.readings)
+    if now < guard.down_at or not measured or pinned <= 1:
+        return guard
+    fewer = max(1, min(pinned - 1, math.floor(pinned * (1 - DOWN))))
+    reason = f"held at maxReplicas ({pinned}) with work waiting: trying {fewer} replicas"
+    return replace(guard, ceiling=fewer, down_from=pinned, down_at=now, suspected=True,
+                   until=now + retry_s, reason=reason)  # fmt: skip
+
+
+def _step_down(guard: Guard, now: float, span: float, retry_s: float) -> Guard:
+    """Try fewer replicas while saturated (or suspected); keep them if completions hold."""
+    if guard.ceiling is None or guard.probing or not guard.readings:
+        return guard
+    if guard.down_from is not None:
+        return _trial(guard, now, span, retry_s)
+    measured = any(r.ready == guard.ceiling for r in guard.readings)
+    if now < guard.down_at or not measured or guard.ceiling <= 1:
+        return guard
+    fewer = max(1, min(guard.ceiling - 1, math.floor(guard.ceiling * (1 - DOWN))))
+    reason = f"saturated at {guard.ceiling} replicas: trying {fewer}"
+    return replace(guard, ceiling=fewer, down_from=guard.ceiling, down_at=now, reason=reason)
+
+
+def _trial(guard: Guard, now: float, span: float, retry_s: float) -> Guard:
+    """Judge a step down by its reading: keep it, wait for it, or undo it."""
+    trial = next((r for r in guard.readings
+                  if r.ready == guard.ceiling and r.taken_at > guard.down_at), None)  # fmt: skip
+    best = max(guard.readings, key=lambda r: r.rate)
+    if trial is not None and _held(best, trial):
+        reason = (
+            f"saturated: {trial.ready} replicas complete {trial.rate:.3g} jobs/s, as many as "
+            f"{best.ready} did ({best.rate:.3g}); holding at most {trial.ready}"
+        )
+        until = now + retry_s if guard.suspected else guard.until
+        return replace(guard, down_from=None, down_at=now + SETTLE_SPANS * span, reason=reason,
+                       suspected=False, until=until)  # fmt: skip
+    if trial is None and now - guard.down_at < MEASURE_TIMEOUTS * span + span:
+        return guard  # still measuring
+    if guard.suspected:  # fewer replicas did complete fewer jobs: not saturated after all
+        return replace(guard, ceiling=None, down_from=None, down_at=now + retry_s,
+                       suspected=False, reason="")  # fmt: skip
+    reason = f"saturated: fewer than {guard.down_from} replicas complete fewer jobs; holding it"
+    return replace(guard, ceiling=guard.down_from, down_from=None, down_at=guard.until,
+                   reason=reason)  # fmt: skip
+
+
+def _held(best: Reading, fewer: Reading) -> bool:
+    """``fewer`` replicas completed within :data:`MAX_LOSS` as many jobs as the best reading.
+
+    No allowance for noise here: the step down must show it loses nothing, and a
+    noisy reading only keeps the replicas a little longer.
+    """
+    return fewer.rate >= best.rate * (1 - MAX_LOSS)
+
+
+def _expected(fewer: Reading, more: Reading) -> float:
+    """The least completion rate ``more`` replicas should show, given ``fewer``'s."""
+    return fewer.rate * (1 + MIN_GAIN * (more.ready / fewer.ready - 1))
+
+
+def _fewer(readings: tuple[Reading, ...], new: Reading) -> list[Reading]:
+    return [r for r in readings if r.ready * MIN_MORE <= new.ready]
+
+
+def _short(fewer: Reading, more: Reading) -> bool:
+    """``more`` fell short of the minimum gain over ``fewer``, beyond the counts' noise."""
+    ratio = more.ready / fewer.ready
+    deviation = math.sqrt(more.count) / more.span_s + ratio * math.sqrt(fewer.count) / fewer.span_s
+    proportional = fewer.rate * ratio
+    return more.rate < _expected(fewer, more) and proportional - more.rate > NOISE_Z * deviation
+
+
+def _no_gain(readings: tuple[Reading, ...], new: Reading) -> Reading | None:
+    """A reading at clearly fewer replicas that ``new`` did not beat by the minimum gain."""
+    worse = [r for r in _fewer(readings, new) if _short(r, new)]
+    return min(worse, key=lambda r: r.ready, default=None)
+
+
+def _gained(guard: Guard, new: Reading) -> bool:
+    """The probe's reading beat the one at the ceiling it started from."""
+    base = next((r for r in guard.readings if r.ready == guard.probe_from), None)
+    if base is None:
+        return False
+    return new.rate >= base.rate * (1 + LIFT_GAIN * (new.ready / base.ready - 1))
+
+
+def _ceiling(fewer: Reading, more: Reading) -> int:
+    """The fewest replicas giving the better rate at ``fewer``'s rate each (within the loss)."""
+    best = max(fewer.rate, more.rate)
+    need = fewer.ready * best / fewer.rate * (1 - MAX_LOSS) if fewer.rate > 0 else more.ready
+    return math.ceil(min(more.ready, max(fewer.ready, need)) - 1e-9)

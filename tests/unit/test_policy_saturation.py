@@ -1,0 +1,150 @@
+"""The saturation guard: readings of capacity, the ceiling, its retries and its steps down."""
+
+from __future__ import annotations
+
+import pytest
+from policy_snapshots import T0, obs, snap, spec
+
+from sluice.stats import QueueStats
+from sluice_scaling.policy import PolicyState, decide
+from sluice_scaling.policy.rates import remember
+from sluice_scaling.policy.saturation import Guard, Reading, reading, update
+
+RETRY = 300.0
+
+
+def backlogged(workers: int, rate: float, until: float, *, start: float = 0.0) -> list[QueueStats]:
+    """Snapshots every 5 s: work waits, ``workers`` ready, ``rate`` completions per second."""
+    return [snap(t, backlog=500, in_flight=4 * workers, enqueued=10_000,
+                 completed=round(rate * t), workers=workers)
+            for t in range(int(start), int(until) + 1, 5)]  # fmt: skip
+
+
+def kept(snaps: list[QueueStats]) -> tuple[QueueStats, ...]:
+    out: tuple[QueueStats, ...] = ()
+    for s in snaps:
+        out = remember(out, s)
+    return out
+
+
+def test_a_reading_is_the_completion_rate_while_every_slot_had_work() -> None:
+    snaps = backlogged(6, 12.0, 60)
+    got = reading(snaps[-1], kept(snaps[:-1]), service_s=2.0, tail_s=5.0)
+    assert got is not None
+    assert (got.ready, got.rate, got.count) == (6, pytest.approx(12.0), 240)
+    assert got.span_s == 20.0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param("workers", id="a-replica-became-ready-within-the-span"),
+        pytest.param("empty", id="the-backlog-ran-dry"),
+        pytest.param("slow", id="too-few-completions"),
+    ],
+)
+def test_no_reading_unless_the_span_is_clean(change: str) -> None:
+    snaps = backlogged(6, 12.0 if change != "slow" else 1.0, 60)
+    if change == "workers":
+        snaps[-3] = snap(50, backlog=500, enqueued=10_000, completed=600, workers=7)
+    if change == "empty":
+        snaps[-2] = snap(55, backlog=0, enqueued=10_000, completed=660, workers=6)
+    assert reading(snaps[-1], kept(snaps[:-1]), service_s=2.0, tail_s=5.0) is None
+
+
+def at(t: float, ready: int, rate: float, count: int = 600) -> Reading:
+    return Reading(t, ready, rate, count, count / rate)
+
+
+def test_more_replicas_without_more_completions_set_a_ceiling() -> None:
+    guard = update(Guard(), at(100, 6, 12.0), now=100, retry_s=RETRY, service_s=2.0)
+    assert guard.ceiling is None
+    guard = update(guard, at(160, 10, 12.2), now=160, retry_s=RETRY, service_s=3.3)
+    # At 6 replicas' 2 jobs/s each, 12.2 jobs/s needs 6.1, within the 10 % loss: 6.
+    assert guard.ceiling == 6
+    assert "6 -> 10 replicas raised completions only 12 -> 12.2 jobs/s" in guard.reason
+
+
+def test_the_ceiling_lands_on_the_knee_from_a_reading_below_it() -> None:
+    # 4 replicas did 8 jobs/s (2 each); 12 did only 12: 12 needs 6 (5.4 within the loss).
+    guard = update(Guard(), at(100, 4, 8.0), now=100, retry_s=RETRY, service_s=2.0)
+    assert update(guard, at(160, 12, 12.0), now=160, retry_s=RETRY, service_s=2.0).ceiling == 6
+
+
+@pytest.mark.parametrize(
+    ("fewer", "more"),
+    [
+        pytest.param(at(100, 6, 12.0), at(160, 10, 19.5), id="proportional-gain"),
+        pytest.param(at(100, 6, 12.0), at(160, 7, 12.0), id="too-close-to-judge"),
+        pytest.param(at(100, 3, 6.0, 60), at(160, 4, 6.5, 60), id="within-the-counts-noise"),
+    ],
+)
+def test_no_ceiling_while_replicas_add_throughput(fewer: Reading, more: Reading) -> None:
+    guard = update(Guard(), fewer, now=100, retry_s=RETRY, service_s=2.0)
+    assert update(guard, more, now=160, retry_s=RETRY, service_s=2.0).ceiling is None
+
+
+def saturated(now: float = 160) -> Guard:
+    first = now - 60
+    guard = update(Guard(), at(first, 6, 12.0), now=first, retry_s=RETRY, service_s=2.0)
+    return update(guard, at(now, 10, 12.0), now=now, retry_s=RETRY, service_s=2.0)
+
+
+def test_a_step_down_is_kept_when_completions_hold_and_undone_when_they_fall() -> None:
+    found = saturated()
+    assert (found.ceiling, found.down_from) == (6, None)  # a reading span first
+    guard = update(found, at(200, 6, 12.0), now=200, retry_s=RETRY, service_s=2.0)
+    assert (guard.ceiling, guard.down_from) == (4, 6)  # a third fewer than 6
+    assert "trying 4" in guard.reason
+    lost = update(guard, at(260, 4, 8.0), now=260, retry_s=RETRY, service_s=2.0)
+    assert (lost.ceiling, lost.down_from) == (6, None)
+    held = update(guard, at(260, 4, 11.5), now=260, retry_s=RETRY, service_s=2.0)
+    assert (held.ceiling, held.down_from) == (4, None)
+    assert "4 replicas complete 11.5 jobs/s" in held.reason
+
+
+def test_after_the_retry_period_a_step_above_the_ceiling_is_tried() -> None:
+    # Held at 6 (steps down are not due yet), read there lately.
+    guard = Guard((at(450, 6, 12.0),), ceiling=6, until=460, down_at=10_000, reason="held")
+    probing = update(guard, None, now=460, retry_s=RETRY, service_s=2.0)
+    assert (probing.ceiling, probing.probing) == (8, True)
+    assert "trying 8" in probing.reason
+    # Completions rose with the probe: the bottleneck moved, the ceiling goes.
+    lifted = update(probing, at(520, 8, 16.0), now=520, retry_s=RETRY, service_s=2.0)
+    assert lifted.ceiling is None
+    # They did not: the ceiling comes back, and no step down before the next retry.
+    flat = update(probing, at(520, 8, 12.1), now=520, retry_s=RETRY, service_s=2.0)
+    assert (flat.ceiling, flat.probing, flat.down_at) == (6, False, 520 + RETRY)
+    # No reading above the ceiling by the next retry: back to it.
+    back = update(probing, None, now=460 + RETRY, retry_s=RETRY, service_s=2.0)
+    assert (back.ceiling, back.probing) == (6, False)
+
+
+def test_pinned_at_max_with_work_waiting_fewer_replicas_are_tried() -> None:
+    guard = update(Guard(), at(100, 40, 12.0), now=100, retry_s=RETRY, service_s=13.0,
+                   pinned=40)  # fmt: skip
+    assert (guard.ceiling, guard.suspected) == (26, True)
+    # As many jobs with 26: it was saturated all along.
+    found = update(guard, at(200, 26, 12.0), now=200, retry_s=RETRY, service_s=9.0, pinned=None)
+    assert (found.ceiling, found.suspected) == (26, False)
+    # Fewer jobs with 26: not saturated, no ceiling; no new suspicion for a retry period.
+    cleared = update(guard, at(200, 26, 8.0), now=200, retry_s=RETRY, service_s=9.0)
+    assert cleared.ceiling is None
+    again = update(cleared, at(210, 40, 12.0), now=210, retry_s=RETRY, service_s=13.0,
+                   pinned=40)  # fmt: skip
+    assert again.ceiling is None
+
+
+def test_decide_caps_the_demand_says_why_and_lifts_when_idle() -> None:
+    s = spec(maxReplicas=40)
+    guard = saturated(now=T0 + 160)
+    state = PolicyState(guard=guard, samples=kept(backlogged(10, 12.0, 150, start=100)))
+    stats = snap(160, backlog=3000, in_flight=40, enqueued=20_000, completed=2000,
+                 workers=10, oldest=200.0)  # fmt: skip
+    decision, after = decide(s, obs(stats, replicas=10), state, T0 + 160)
+    assert decision.replicas <= 10
+    assert decision.saturated is not None
+    assert "raised completions only" in decision.saturated
+    idle = snap(165, enqueued=20_000, completed=20_000)
+    calm, _ = decide(s, obs(idle, stats, replicas=10), after, T0 + 165)
+    assert calm.saturated is None
