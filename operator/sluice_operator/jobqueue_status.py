@@ -30,7 +30,13 @@ from .crd.status_schema import JobQueueStatus, LastDecision, field_names
 STATUS_FIELDS: tuple[str, ...] = tuple(f for f in field_names(JobQueueStatus) if f != "kopf")
 DECISION_FIELDS: tuple[str, ...] = field_names(LastDecision)
 CONDITION_FIELDS: tuple[str, ...] = field_names(StatusCondition)
-CONDITION_TYPES: tuple[str, ...] = ("Ready", "MetricsAvailable", "ScalingLimited", "Paused")
+CONDITION_TYPES: tuple[str, ...] = (
+    "Ready",
+    "MetricsAvailable",
+    "ScalingLimited",
+    "Saturated",
+    "Paused",
+)
 _MAX_MESSAGE = 1024
 
 Status = dict[str, Any]
@@ -85,12 +91,20 @@ def tick_conditions(tick: Tick, *, paused: bool) -> list[Condition]:
         Condition("ScalingLimited", True, f"At{decision.limited.title()}Replicas", decision.reason)
         if decision.limited
         else Condition("ScalingLimited", False, "WithinBounds", "replicas within min and max"),
+        _saturated(decision.saturated),
         Condition(
             "Paused", True, "Paused", "spec.scaling.paused: replicas left alone within min and max"
         )
         if paused
         else Condition("Paused", False, "Active", "the autoscaler sets the replicas"),
     ]
+
+
+def _saturated(reason: str | None) -> Condition:
+    """More replicas stopped adding throughput: the guard holds the count (or tries one)."""
+    if reason is None:
+        return Condition("Saturated", False, "ReplicasAddThroughput", "no ceiling on replicas")
+    return Condition("Saturated", True, "ReplicasAddNoThroughput", reason)
 
 
 def _ready(replicas: int, ready: int) -> Condition:

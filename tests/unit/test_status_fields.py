@@ -26,7 +26,7 @@ T0 = 1_800_000_000.0
 
 def make_tick(
     *, stats: bool = True, scaled_from: int | None = None, target: int = 3, ready: int = 2,
-    limited: str | None = None, error: str | None = None,
+    limited: str | None = None, error: str | None = None, saturated: str | None = None,
 ) -> Tick:  # fmt: skip
     snap = QueueStats(
         queue="q", taken_at=T0, ready={Priority.NORMAL: 40}, delayed_total=2, in_flight=6,
@@ -36,6 +36,7 @@ def make_tick(
     decision = Decision(
         target, "backlog", f"backlog 40 -> {target}", {}, limited,  # type: ignore[arg-type]
         metrics_ok=stats, arrival_rate=2.34567 if stats else None, service_time_s=0.5,
+        saturated=saturated,
     )  # fmt: skip
     return Tick(
         decision, snap if stats else None, error, scaled_from, ReplicaCount(2, ready), target
@@ -94,6 +95,17 @@ def test_limited_and_paused_conditions() -> None:
     assert cond(s, "Paused")["status"] == "True"
     assert {c["type"] for c in s["conditions"]} == set(CONDITION_TYPES)
     assert all(set(c) == set(CONDITION_FIELDS) for c in s["conditions"])
+
+
+def test_saturated_condition_carries_the_guards_reason() -> None:
+    why = "saturated: 6 -> 10 replicas raised completions only 12 -> 12.2 jobs/s; holding at most 6"
+    s = tick_status(make_tick(saturated=why), {}, generation=1, paused=False, now=T0)
+    assert (cond(s, "Saturated")["status"], cond(s, "Saturated")["message"]) == ("True", why)
+    assert cond(s, "Saturated")["reason"] == "ReplicasAddNoThroughput"
+    calm = tick_status(make_tick(), s, generation=1, paused=False, now=T0 + 5)
+    assert (cond(calm, "Saturated")["status"], cond(calm, "Saturated")["reason"]) == (
+        "False", "ReplicasAddThroughput")  # fmt: skip
+    assert cond(calm, "Saturated")["lastTransitionTime"] == timestamp(T0 + 5)
 
 
 def test_transition_time_moves_only_when_status_flips() -> None:

@@ -104,7 +104,7 @@ class JobQueueStatus(_Model):
         default=None,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
-    """Ready, MetricsAvailable, ScalingLimited and Paused."""
+    """Ready, MetricsAvailable, ScalingLimited, Saturated and Paused."""
     kopf: dict[str, Any] | None = None
     """The Kopf framework's handler progress (fallback storage)."""
 
