@@ -67,6 +67,18 @@ def test_concurrency_keys_hold_their_place_in_line(queue: Queue) -> None:
     assert queue.client.hgetall(queue.keys.keyrun) == {b"tenant-a": b"1", b"tenant-b": b"1"}
 
 
+def test_a_full_key_puts_idle_workers_to_sleep_until_a_lease_ends(queue: Queue) -> None:
+    queue.configure(JobSettings(key_concurrency=1))
+    for i in range(5):
+        queue.enqueue("t", id=f"s{i}", concurrency_key="same")
+    (first,) = queue.protocol.claim("w1", 10, 30)
+    assert queue.protocol.claim("w2", 10, 30) == []
+    assert queue.client.llen(queue.keys.wake) == 0  # w2 sleeps instead of spinning
+    queue.protocol.finish([Outcome(first.id, first.token, "done")])
+    assert queue.client.llen(queue.keys.wake) >= 1  # the key's slot freed: wake one
+    assert [j.id for j in queue.protocol.claim("w2", 10, 30)] == ["s1"]
+
+
 def test_without_settings_keys_change_nothing(queue: Queue) -> None:
     ids = [queue.enqueue("t", id=f"j{i}", concurrency_key="k") for i in range(3)]
     assert [j.id for j in queue.protocol.claim("w", 10, 30)] == ids

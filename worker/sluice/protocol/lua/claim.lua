@@ -45,6 +45,7 @@ if rate then
   end
 end
 local LOOKAHEAD = 100
+local key_held = 0  -- jobs left in line because their concurrency key was full
 local running = {}  -- concurrency key -> leases held, read once per key
 local function key_full(ckey)
   if not per_key or not ckey then return false end
@@ -90,6 +91,7 @@ for p = 1, 4 do
       unpack(redis.call('HMGET', key, F.task, F.token, F.attempts, F.max_attempts, F.timeout,
         F.enqueued, F.ready_since, F.suspect, F.concurrency_key))
     if task and (want <= 0 or key_full(ckey)) then
+      if want > 0 then key_held = key_held + 1 end
       table.insert(passed, 1, id)
     elseif task and suspect and not (suspect_ok and handed < start) then
       table.insert(passed, 1, id)
@@ -128,6 +130,12 @@ else
 end
 local first = redis.call('ZRANGE', DELAYED, 0, 0, 'WITHSCORES')
 if first[2] then out[2] = tonumber(first[2]) end
+if handed == 0 and key_held > 0 then
+  -- Every job in reach waits for its key: workers sleep until a lease of a key ends (that
+  -- script wakes one) instead of claiming in a loop.
+  redis.call('DEL', WAKE)
+  woken = 0
+end
 if rate_next and left > 0 then
   -- Held back by the rate limit: no wake tokens until the next start is allowed (a worker
   -- sleeps until next_due_ms instead of spinning on claims that take nothing).
