@@ -49,6 +49,12 @@ class OperatorMetrics:
         self.dead = Gauge(
             "sluice_operator_dead", "Jobs in the dead-letter queue.", LABELS, registry=r
         )
+        self.blocked = Gauge(
+            "sluice_operator_blocked",
+            "Jobs waiting for their parents (not backlog).",
+            LABELS,
+            registry=r,
+        )
         self.poll = Histogram(
             "sluice_operator_poll_seconds", "Time of one scaling tick (Redis read, decide, scale).",
             LABELS, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
@@ -56,6 +62,7 @@ class OperatorMetrics:
         )  # fmt: skip
         self._per_queue = (
             self.replicas, self.desired, self.backlog, self.in_flight, self.oldest, self.dead,
+            self.blocked,
         )  # fmt: skip
         self._per_queue_hist = (self.poll,)
 
@@ -75,6 +82,7 @@ class OperatorMetrics:
         self.in_flight.labels(*labels).set(tick.stats.in_flight)
         self.oldest.labels(*labels).set(tick.stats.oldest_age_s or 0.0)
         self.dead.labels(*labels).set(tick.stats.dead)
+        self.blocked.labels(*labels).set(tick.stats.blocked)
 
     def error(self, namespace: str, name: str, kind: str) -> None:
         self.errors.labels(namespace, name, kind).inc()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sluice.stats import Priority, QueueStats
+from sluice.stats import Counters, Priority, QueueStats
 from sluice_operator.queue_metrics import OperatorMetrics
 from sluice_scaling.policy import Decision
 from sluice_scaling.reconcile import ReplicaCount, Tick
@@ -10,7 +10,8 @@ from sluice_scaling.reconcile import ReplicaCount, Tick
 
 def tick(*, stats: bool, scaled_from: int | None, target: int) -> Tick:
     snap = QueueStats(queue="q", taken_at=1.0, ready={Priority.HIGH: 9}, in_flight=3,
-                      oldest_age_s=4.5, dead=7)  # fmt: skip
+                      oldest_age_s=4.5, dead=7,
+                      counters=Counters(blocked=4, unblocked=1))  # fmt: skip
     decision = Decision(target, "backlog", "why", metrics_ok=stats)
     return Tick(decision, snap if stats else None, None, scaled_from, ReplicaCount(1, 1), target)
 
@@ -31,6 +32,7 @@ def test_a_tick_is_recorded_per_queue() -> None:
     assert value(m, "sluice_operator_backlog") == 9  # the last good read stays
     assert value(m, "sluice_operator_oldest_age_seconds") == 4.5
     assert value(m, "sluice_operator_dead") == 7
+    assert value(m, "sluice_operator_blocked") == 3
     assert value(m, "sluice_operator_poll_seconds_count") == 2
 
 
