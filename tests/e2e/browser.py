@@ -74,6 +74,22 @@ def wait_for(what: str, probe: Callable[[], T | None], within: float = 10.0) -> 
         time.sleep(0.05)
 
 
+def click(driver: Any, selector: str, within: float = 10.0) -> None:
+    """Click the element ``selector`` names, found again if a live update replaced it."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    def attempt() -> bool:
+        try:
+            found = driver.find_elements("css selector", selector)
+            if found:
+                found[0].click()
+            return bool(found)
+        except StaleElementReferenceException:
+            return False
+
+    wait_for(f"a click on {selector}", attempt, within)
+
+
 def console_errors(driver: Any) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 

@@ -9,13 +9,14 @@ workers must run a dead letter requeued from the page. Screenshots go to
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import chromium, console_errors, screenshot, text_contrasts, wait_for
+from browser import chromium, click, console_errors, screenshot, text_contrasts, wait_for
 from local_up import UpProcess, write_spec
 
 from sluice import Queue
@@ -94,18 +95,41 @@ def test_a_job_enqueued_during_the_test_appears_on_the_queue_page(
             LIVE_DEADLINE_S,
         )
         print(f"job listed {took:.2f} s after its enqueue")
-        browser.find_element("css selector", "tr[data-job=fresh] a").click()
+        # Waiting jobs by priority: an urgent one is listed alone under "critical".
+        queue.enqueue("send", id="urgent", priority="critical")
+        wait_for(
+            "the urgent job", lambda: browser.find_elements("css selector", "tr[data-job=urgent]")
+        )
+        click(browser, "button[data-priority=critical]")
+        wait_for(
+            "only critical jobs",
+            lambda: listed_jobs(browser) == ["urgent"],
+        )  # fmt: skip
+        click(browser, "button[data-priority='']")
+        wait_for(
+            "every waiting job", lambda: browser.find_elements("css selector", "tr[data-job=fresh]")
+        )
+        click(browser, "tr[data-job=fresh] a")
         state, _ = wait_for("the job page", lambda: _text(browser, "#job-state"))
         assert state == "waiting"
-        page = browser.find_element("tag name", "main").text
+        page = _text(browser, "main")
         assert "ann" not in page  # payloads hidden by default
         assert "hidden" in page
     assert console_errors(browser) == []
 
 
+def listed_jobs(driver: Any) -> list[str]:
+    """The job ids in the list, read in one script call (a live update may replace rows)."""
+    script = (
+        "return Array.from(document.querySelectorAll('table.jobs tbody tr'), r => r.dataset.job)"
+    )
+    return list(driver.execute_script(script))
+
+
 def _text(driver: Any, selector: str) -> str:
-    found = driver.find_elements("css selector", selector)
-    return found[0].text if found else ""
+    """The first match's text, read in one script call ("" when there is none)."""
+    script = "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''"
+    return str(driver.execute_script(script, selector))
 
 
 def test_keyboard_reaches_every_queue_and_text_has_contrast(
@@ -152,6 +176,15 @@ def dead_letter(queue: Queue, job_id: str) -> None:
     queue.protocol.finish([Outcome(job.id, job.token, "fail", error=error, reason="failed")])
 
 
+def scaled_up(titles: list[str]) -> bool:
+    """A decision mark's tooltip says the replicas went up ("<time> <term>: 0 → 4 replicas...")."""
+    for title in titles:
+        found = re.search(r"(\d+) → (\d+) replicas", title)
+        if found and int(found.group(2)) > int(found.group(1)):
+            return True
+    return False
+
+
 def dashboard_url(up: UpProcess) -> str | None:
     for line in list(up.lines):
         text = line.get("text", "") if line["type"] == "message" else ""
@@ -176,32 +209,36 @@ def test_local_mode_draws_its_decisions_and_requeues_a_dead_letter(
 
         # Load arrives: the real autoscaler scales from zero, and says why on the charts.
         queue.enqueue_many(("sleep", {"seconds": 0.3}) for _ in range(60))
-        marks, _ = wait_for(
-            "decision marks on the charts",
-            lambda: browser.find_elements("css selector", "#charts .decision-mark"),
+        # Read in one script call each: the charts redraw every second.
+        marks_js = """return Array.from(document.querySelectorAll('#charts figure')).map(
+            f => Array.from(f.querySelectorAll('.decision-mark title')).map(t => t.textContent))"""
+        per_chart, _ = wait_for(
+            "a scale-up marked on every chart",
+            lambda: (m := browser.execute_script(marks_js)) and all(map(scaled_up, m)) and m,
             30,
         )
-        titles = [
-            m.find_element("css selector", "title").get_attribute("textContent") for m in marks
-        ]
-        assert any("→" in t and "replicas" in t for t in titles), titles
-        charts = browser.find_elements("css selector", "#charts figure")
-        assert all(c.find_elements("css selector", ".decision-mark") for c in charts)
-        decisions = browser.find_elements("css selector", "#decisions tbody tr")
-        assert decisions
-        assert "→" in decisions[0].text
+        assert len(per_chart) == 4
+        titles = per_chart[0]
+        assert all(chart == titles for chart in per_chart)  # the same decisions on every chart
+        up = next(t for t in titles if scaled_up([t]))
+        assert re.search(r"\d\d:\d\d:\d\d \w+: 0 → [1-9]\d* replicas\. \S", up), up  # term, reason
+        first_decision, _ = wait_for(
+            "the decisions table", lambda: _text(browser, "#decisions tbody tr")
+        )
+        assert "→" in first_decision
 
         # The dead letter, from its tab: requeue it, and a real worker runs it.
-        browser.find_element("css selector", "button[data-state=dead]").click()
-        button, _ = wait_for(
-            "the dead letter's requeue button",
-            lambda: browser.find_elements("css selector", "button.requeue[data-job=poisoned]"),
+        click(browser, "button[data-state=dead]")
+        row, _ = wait_for(
+            "the dead letter's row, with its reason",
+            lambda: _text(browser, "tr[data-job=poisoned]"),
         )
-        row = browser.find_element("css selector", "tr[data-job=poisoned]")
-        assert "failed" in row.text
-        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", row)
+        assert "failed" in row
+        browser.execute_script(
+            "document.querySelector('tr[data-job=poisoned]').scrollIntoView({block: 'center'})"
+        )
         screenshot(browser, "dashboard-dead-letters", tmp_path)
-        button[0].click()
+        click(browser, "button.requeue[data-job=poisoned]")
         wait_for("the requeue confirmed", lambda: "requeued" in _text(browser, "#alert"))
         info, took = wait_for(
             "the requeued job completed",

@@ -199,8 +199,8 @@ function numbersText(numbers) {
 
 function queuePage(name) {
   crumbs(["Queues", "#/"], [name]);
-  const state = { samples: [], decisions: [], summary: null, tab: "waiting", offset: 0,
-    cursor: 0, cursors: [], counters: "", loading: false, again: false };
+  const state = { samples: [], decisions: [], summary: null, tab: "waiting", priority: "",
+    offset: 0, cursor: 0, cursors: [], counters: "", loading: false, again: false };
   const title = h("span");
   const cond = h("span");
   const cards = h("div", { class: "cards", id: "cards" });
@@ -213,7 +213,16 @@ function queuePage(name) {
     STATES.map((s) => h("button", { type: "button", "data-state": s, "aria-pressed": String(s === state.tab),
       onclick: () => { state.tab = s; state.offset = 0; state.cursor = 0; state.cursors = [];
         for (const b of tabs.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset.state === s));
+        priorities.hidden = s !== "waiting";
         loadJobs(); } }, s)));
+  // Waiting jobs wait in four strict priority lists: one at a time, or all in serving order.
+  const priorities = h("div", { class: "toolbar", role: "group", "aria-label": "Priority of waiting jobs" },
+    h("span", { class: "muted" }, "Priority:"),
+    ["", "critical", "high", "normal", "low"].map((p) => h("button", { type: "button", "data-priority": p,
+      "aria-pressed": String(p === state.priority), onclick: () => {
+        state.priority = p; state.offset = 0;
+        for (const b of priorities.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset.priority === p));
+        loadJobs(); } }, p || "all")));
   main(
     h("h1", {}, title, cond),
     toolbar(name),
@@ -225,7 +234,7 @@ function queuePage(name) {
       h("caption", {}, "Decisions that changed the target or the deciding term, newest first."),
       h("thead", {}, h("tr", {}, ["Time", "Term", "Replicas", "Reason", "Numbers"].map((c) => h("th", { scope: "col" }, c)))),
       decisionsBody),
-    h("h2", {}, "Jobs"), tabs, jobsArea);
+    h("h2", {}, "Jobs"), tabs, priorities, jobsArea);
   title.textContent = name;
 
   function drawCharts() {
@@ -292,9 +301,16 @@ function queuePage(name) {
     state.loading = true;
     try {
       const paging = ["completed", "cancelled"].includes(state.tab) ? `cursor=${state.cursor}` : `offset=${state.offset}`;
-      const page = await api(`${qpath(name)}/jobs?state=${state.tab}&limit=${PAGE}&${paging}`);
-      jobsArea.replaceChildren(jobTable(name, page), pager(page));
+      const only = state.tab === "waiting" && state.priority ? `&priority=${state.priority}` : "";
+      const page = await api(`${qpath(name)}/jobs?state=${state.tab}&limit=${PAGE}&${paging}${only}`);
+      // Unchanged lists stay as they are: a row must not be replaced under the pointer.
+      const key = JSON.stringify([page, app.config.allow_actions]);
+      if (key !== state.shownJobs) {
+        state.shownJobs = key;
+        jobsArea.replaceChildren(jobTable(name, page), pager(page));
+      }
     } catch (err) {
+      state.shownJobs = "";
       jobsArea.replaceChildren(h("p", { class: "alert" }, err.message));
     } finally {
       state.loading = false;
