@@ -128,7 +128,7 @@ class Api:
         recent = decisions.recent(track.name, limit=HISTORY_DECISIONS) if decisions else []
         return web.json_response({
             "queue": track.name,
-            "samples": [s.to_json() for s in track.samples],
+            "samples": track.history.to_json(),
             "decisions": [d.to_json() for d in recent],
         })  # fmt: skip
 

@@ -2,7 +2,8 @@
 
 Pages do not poll Redis. The hub reads each tracked queue's stats (one script
 round trip each, at most :data:`CONCURRENT_READS` at once), keeps a bounded
-history of :class:`~sluice_dashboard.views.Sample` for the charts, picks up
+history of :class:`~sluice_dashboard.views.Sample` for the charts (in a
+:class:`~sluice_dashboard.history.History`), picks up
 new autoscaler decisions from the :class:`~sluice_dashboard.decisions.DecisionLog`,
 and then serialises each message once and hands the same bytes to every
 subscriber of that topic (the overview, or one queue). Ten open pages cost ten
@@ -30,6 +31,7 @@ from sluice_scaling.reconcile import describe_error
 
 from .control import ScalingControl
 from .decisions import DecisionLog, DecisionRecord
+from .history import History
 from .settings import DashboardSettings
 from .sources import QueueSource
 from .views import Sample, sample_of, summary_json
@@ -53,7 +55,7 @@ class Track:
 
     name: str  # its id: the queue's name, or namespace/name under the operator
     queue: AsyncQueue
-    samples: deque[Sample]
+    history: History
     snapshots: deque[QueueStats]
     error: str | None = None
     stats: QueueStats | None = None
@@ -62,7 +64,7 @@ class Track:
 
     @property
     def latest(self) -> Sample | None:
-        return self.samples[-1] if self.samples else None
+        return self.history.latest
 
 
 class Subscription:
@@ -149,7 +151,7 @@ class Hub:
         track = Track(
             name,
             queue,
-            deque(maxlen=s.history),
+            History(s.history),
             deque(maxlen=max(s.rate_window, s.wait_window) + 1),
         )
         self.tracks[name] = track
@@ -200,7 +202,7 @@ class Hub:
                 return
         track.error, track.stats = None, stats
         track.snapshots.append(stats)
-        track.samples.append(self._sample(track, stats))
+        track.history.append(self._sample(track, stats))
 
     def _sample(self, track: Track, stats: QueueStats) -> Sample:
         snaps, s = track.snapshots, self.settings

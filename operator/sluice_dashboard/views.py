@@ -12,7 +12,7 @@ import base64
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sluice.jobinfo import JobInfo
@@ -53,8 +53,9 @@ class Sample:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, value in self.__dict__.items():
-            out[name] = finite(value) if isinstance(value, float) else value
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = finite(value) if isinstance(value, float) else value
         return out
 
 
