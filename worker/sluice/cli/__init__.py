@@ -7,6 +7,10 @@ Commands that need more than the queue library (``sluice up``, the dashboard)
 live in their own packages and register a ``register`` function in the
 ``sluice.commands`` entry-point group: this package never imports them, so the
 worker image needs none of their dependencies.
+A built-in command named on the command line gets a parser with only its own
+subcommand: ``sluice worker`` is what every autoscaled pod runs, and scanning the
+installed packages' entry points and importing every other command would add a
+tenth of a second or more to each scale-up before the first claim.
 Exit codes: 0 ok, 1 the operation failed (queue full, job not found), 2 usage
 or validation error, 3 Redis unreachable.
 """
@@ -17,7 +21,6 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from importlib.metadata import entry_points
 from typing import Any
 
 import redis.exceptions
@@ -35,20 +38,29 @@ from sluice.connection import redact
 from sluice.errors import JobNotFound, QueueFull, RedisUnavailable, SluiceError
 from sluice.outages import describe, refusal
 
-COMMANDS = [
-    "sluice.cli.worker",
-    "sluice.cli.enqueue",
-    "sluice.cli.info",
-    "sluice.cli.job",
-    "sluice.cli.cancel",
-    "sluice.cli.events",
-    "sluice.cli.dlq",
-    "sluice.cli.load",
-    "sluice.cli.schedules",
-]
+# Built-in command name -> its module.
+BUILTINS = {
+    name: f"sluice.cli.{name}"
+    for name in ("worker", "enqueue", "info", "job", "cancel", "events", "dlq", "load", "schedules")
+}
+COMMANDS = list(BUILTINS.values())
+# Top-level options that take a value (the next word is not the command).
+_VALUED = ("--redis-url", "--queue")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_in(argv: Sequence[str]) -> str | None:
+    """The built-in command ``argv`` names, or None (a plugin command, help, a typo)."""
+    words = iter(argv)
+    for word in words:
+        if word in _VALUED:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in BUILTINS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; or, when ``argv`` names a built-in command, one with only that."""
     parser = argparse.ArgumentParser(
         prog="sluice", description="Sluice: a Redis job queue, its worker and tools."
     )
@@ -57,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     add_connection_options(common, top_level=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    only = command_in(argv) if argv is not None else None
+    if only is not None:
+        importlib.import_module(BUILTINS[only]).register(sub, common)
+        return parser
     for name in COMMANDS:
         importlib.import_module(name).register(sub, common)
     for register in plugin_commands():
@@ -73,6 +89,8 @@ def plugin_commands() -> Iterator[Callable[[Any, argparse.ArgumentParser], None]
     A checkout with an editable install sees its metadata twice (the venv's and
     the ``*.egg-info`` beside the sources): the first of each name wins.
     """
+    from importlib.metadata import entry_points  # noqa: PLC0415  (only when scanning)
+
     seen: dict[str, Callable[[Any, argparse.ArgumentParser], None]] = {}
     for point in entry_points(group=PLUGIN_GROUP):
         if point.name not in seen:
@@ -81,7 +99,7 @@ def plugin_commands() -> Iterator[Callable[[Any, argparse.ArgumentParser], None]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args: argparse.Namespace | None = None
     try:
         args = parser.parse_args(argv)

@@ -9,10 +9,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sluice.connection import connect
-from sluice.queue import Queue
+
+if TYPE_CHECKING:  # imported when a command opens a queue: `sluice worker` never does
+    from sluice.queue import Queue
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -64,6 +66,8 @@ def open_queue(args: argparse.Namespace) -> Iterator[Queue]:
     """The queue named by ``--queue`` on ``--redis-url``; the client is closed after."""
     client = connect(args.redis_url, **redis_options())
     try:
+        from sluice.queue import Queue  # noqa: PLC0415  (see the TYPE_CHECKING import)
+
         yield Queue(args.queue, client)
     finally:
         client.close()

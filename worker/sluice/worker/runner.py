@@ -30,7 +30,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sluice import codec
 from sluice.connection import connect, redact
@@ -43,13 +43,15 @@ from sluice.tasks import JobContext, Task, Tasks, load_tasks
 from sluice.worker import outcomes
 from sluice.worker.cancel import cancel_and_wait
 from sluice.worker.finisher import Finisher
-from sluice.worker.health import HealthServer, Probes
-from sluice.worker.isolation import ChildPool
 from sluice.worker.metrics import WorkerMetrics
 from sluice.worker.prefetch import Prefetch
 from sluice.worker.settings import WorkerSettings
 from sluice.worker.threads import DaemonThreads
 from sluice.worker.transient import TRANSIENT, Backoff, describe
+
+if TYPE_CHECKING:  # imported when used: a worker without them starts sooner
+    from sluice.worker.health import HealthServer
+    from sluice.worker.isolation import ChildPool
 
 log = logging.getLogger("sluice.worker")
 
@@ -111,6 +113,9 @@ class Worker:
         self._stop = asyncio.Event()
         self._grace_over = asyncio.Event()
         self._slot_freed = asyncio.Event()
+        # The heartbeat (three script calls) waits for the first claim: a scaled-up pod's
+        # first job should not queue behind them on the connection and the server.
+        self._first_claim = asyncio.Event()
         self._idle_waiter: asyncio.Future[bool] | None = None
         self._job_settings = JobSettings()
         self._prefetch = Prefetch(max(settings.concurrency, CLAIM_BATCH))
@@ -132,11 +137,13 @@ class Worker:
         self._protocol = AsyncProtocol(self._client, s.queue)
         self._finisher = Finisher(self._protocol, on_refused=self._refused)
         self._threads = DaemonThreads()
-        self._children = (
-            ChildPool(s.tasks, max_jobs=s.max_jobs_per_child, max_memory_mb=s.max_child_memory_mb)
-            if s.isolation == "process" and s.tasks
-            else None
-        )
+        self._children: ChildPool | None = None
+        if s.isolation == "process" and s.tasks:
+            from sluice.worker.isolation import ChildPool  # noqa: PLC0415  (see TYPE_CHECKING)
+
+            self._children = ChildPool(
+                s.tasks, max_jobs=s.max_jobs_per_child, max_memory_mb=s.max_child_memory_mb
+            )
         health = self._start_health()
         background = [
             asyncio.create_task(self._heartbeat_loop()),
@@ -277,9 +284,11 @@ class Worker:
                 continue
             try:
                 jobs = await self._claim(min(room, CLAIM_BATCH))
+                self._first_claim.set()
                 if not jobs:
                     await self._wait_for_work()
             except TRANSIENT as exc:
+                self._first_claim.set()
                 await self._outage("claim", exc, backoff)
                 continue
             self._recovered(backoff)
@@ -527,6 +536,8 @@ class Worker:
     # --- leases, heartbeat, progress --------------------------------------------
     async def _heartbeat_loop(self) -> None:
         backoff = Backoff()
+        with contextlib.suppress(TimeoutError):  # a claim that hangs delays it no longer
+            await asyncio.wait_for(self._first_claim.wait(), self._job_settings.lease_s / 3)
         while True:
             try:
                 await self._beat()
@@ -595,6 +606,8 @@ class Worker:
         s = self.settings
         if not s.metrics_port:
             return None
+        from sluice.worker.health import HealthServer, Probes  # noqa: PLC0415
+
         probes = Probes(metrics=self.metrics.render, alive=self._alive, ready=self._ready)
         try:
             server = HealthServer(probes, self.settings.metrics_port, s.metrics_host).start()

@@ -1,0 +1,104 @@
+"""Start-up: from ``sluice worker`` process start to its first claim, with a job waiting.
+
+Run: ``python -m benchmarks.queue.startup`` (starts a private redis-server). This
+is what an autoscaled pod waits for on every scale-up. Each run enqueues one
+job, starts ``python -m sluice worker`` and reads the job's claim time (Redis
+time, 1 ms steps) back from the job hash; the figure is that minus the moment
+before the process was spawned. On a busy machine that wall time mostly
+measures the wait for a core, so the worker's own CPU time until the claim is
+shown too (from ``/proc``, 10 ms steps, read as soon as the claim is seen), and
+the CPU of a process that only imports what ``sluice worker`` imports before it
+claims (``python -X importtime`` gives the module by module picture). Runs are
+sequential; the worker is stopped between them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+from benchmarks.queue.enqueue import redis_url
+from sluice import Queue
+
+ROOT = Path(__file__).resolve().parents[2]
+QUEUE = "bench-startup"
+TASKS = "benchmarks.queue.noop_tasks:tasks"
+TARGET_S = 0.25
+
+
+def _env() -> dict[str, str]:
+    path = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH", ""), str(ROOT)) if p)
+    return {**os.environ, "PYTHONPATH": path, "SLUICE_LOG_LEVEL": "WARNING"}
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def first_claim(url: str, timeout_s: float = 30.0) -> tuple[float, float]:
+    """Seconds from spawning a worker to its claim of the job that was waiting, and the
+    worker's CPU seconds by then."""
+    client = redis.Redis.from_url(url)
+    queue = Queue(QUEUE, client)
+    queue.purge()
+    job = queue.enqueue("noop", None)
+    argv = [sys.executable, "-m", "sluice", "worker", "--redis-url", url, "--queue", QUEUE,
+            "--tasks", TASKS]  # fmt: skip
+    spawned = time.time()
+    proc = subprocess.Popen(argv, env=_env())
+    try:
+        deadline = time.monotonic() + timeout_s
+        while (info := queue.get(job)) is None or info.started_at is None:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the worker claimed nothing")
+            time.sleep(0.002)
+        return info.started_at - spawned, _cpu_s(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        queue.purge()
+        client.close()
+
+
+IMPORTS = "import sluice.cli, sys; sluice.cli.build_parser(['worker'])"
+
+
+def import_cpu_s() -> float:
+    """CPU seconds (user + system) of a process importing the worker's start-up modules."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-c", IMPORTS], check=True, env=_env())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def _spread(xs: list[float]) -> str:
+    return f"{statistics.median(xs):.3f} s ({min(xs):.3f}-{max(xs):.3f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--redis-url", help="an existing server (default: start a private one)")
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    with redis_url(args.redis_url) as url:
+        first_claim(url)  # the first run pays for writing bytecode caches
+        runs = [first_claim(url) for _ in range(args.runs)]
+    imports = [import_cpu_s() for _ in range(args.runs)]
+    print(f"runs: {args.runs}; load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"process start to first claim: {_spread([r[0] for r in runs])}  (goal <= {TARGET_S} s)")
+    print(f"worker CPU by its first claim: {_spread([r[1] for r in runs])}")
+    print(f"CPU of the start-up imports:   {_spread(imports)}")
+
+
+if __name__ == "__main__":
+    main()
