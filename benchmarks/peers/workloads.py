@@ -28,7 +28,7 @@ from benchmarks.peers.driver import AdapterError, Driver, WorkerProcess, stop_al
 from benchmarks.peers.ledger import Ledger, LedgerCheck, check, job_ids
 
 Log = Callable[[str], None]
-WORKLOADS = ("enqueue", "drain", "latency", "recovery")
+WORKLOADS = ("enqueue", "drain", "io", "latency", "recovery")
 
 
 class WorkloadError(RuntimeError):
@@ -45,6 +45,10 @@ class Plan:
     latency_s: float = 10.0
     hold_jobs: int = 10
     recovery_timeout_s: float = 90.0
+    # I/O-bound drain: jobs that wait this long (asyncio.sleep or time.sleep), this many
+    # worker processes at the library's default concurrency.
+    io_sleep_s: float = 0.005
+    io_procs: int = 4
     drain_timeout_s: float = 120.0
     warmup_timeout_s: float = 60.0
     workloads: tuple[str, ...] = WORKLOADS
@@ -110,8 +114,28 @@ def drain_runs(bench: Bench, drv: Driver, info: dict[str, Any], rep: int) -> lis
     return samples
 
 
+def io_runs(bench: Bench, drv: Driver, info: dict[str, Any], rep: int) -> list[Sample]:
+    """Drain of jobs that wait ``io_sleep_s`` each: what concurrency, not CPU, decides."""
+    mode = "bulk" if info.get("bulk") else "single"
+    samples = []
+    for n in bench.plan.sizes:
+        sleep_ms = f"{bench.plan.io_sleep_s * 1000:g}ms"
+        tag = params(n=n, procs=bench.plan.io_procs, concurrency="default", job=sleep_ms)
+        run = functools.partial(_drain, bench, drv, n=n, procs=bench.plan.io_procs, conc=None,
+                                mode=mode, sleep=bench.plan.io_sleep_s)  # fmt: skip
+        samples.append(_guard(bench, drv, "io_drain", tag=tag, rep=rep, run=run))
+    return samples
+
+
 def _drain(
-    bench: Bench, drv: Driver, *, n: int, procs: int, conc: int | None, mode: str
+    bench: Bench,
+    drv: Driver,
+    *,
+    n: int,
+    procs: int,
+    conc: int | None,
+    mode: str,
+    sleep: float = 0.0,
 ) -> tuple[float, str]:
     bench.reset()
     workers = [drv.start_worker(i, conc) for i in range(procs)]
@@ -120,7 +144,7 @@ def _drain(
         for w in workers:
             w.pause()
         bench.ledger.reset()
-        drv.call("enqueue", "--n", n, "--mode", mode)
+        drv.call("enqueue", "--n", n, "--mode", mode, *(["--sleep", sleep] if sleep else []))
         for w in workers:
             w.resume()
         elapsed = bench.ledger.wait_for(
@@ -312,6 +336,7 @@ def redact(message: str) -> str:
 RUNNERS = {
     "enqueue": enqueue_runs,
     "drain": drain_runs,
+    "io": io_runs,
     "latency": latency_runs,
     "recovery": recovery_runs,
 }

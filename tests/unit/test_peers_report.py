@@ -107,3 +107,25 @@ def test_docs_summary_keeps_the_command_and_tables_and_links_the_chart() -> None
     assert "### Drain rate (jobs/s), N = 100" in text
     assert "## Settings" not in text
     assert text.count("![Peer benchmark") == 1
+
+
+def test_goal_lines_give_the_ratio_of_each_interleaved_repetition() -> None:
+    samples = [
+        Sample("sluice", "drain", params(n=100, procs=1, concurrency="default"), 1, 4000.0),
+        Sample("huey", "drain", params(n=100, procs=1, concurrency="default"), 1, 2000.0),
+        Sample("sluice", "drain", params(n=100, procs=1, concurrency="default"), 2, 3000.0),
+        Sample("huey", "drain", params(n=100, procs=1, concurrency="default"), 2, 2500.0),
+    ]
+    line = compare(group(samples), ["sluice", "huey"], "drain", 2.0, samples, n=100, procs=1)
+    assert "Sluice 3,500 vs huey 2,250 jobs/s = 1.56x, per repetition 1.20-2.00x" in line
+    assert "(goal 2x: NOT met)" in line
+
+
+def test_the_io_bound_drain_has_its_goal_and_table() -> None:
+    plan = Plan(sizes=(100,), reps=1, procs=(1,), workloads=("io",))
+    tag = params(n=100, procs=4, concurrency="default", job="5ms")
+    samples = [Sample("sluice", "io_drain", tag, 1, 1300.0), Sample("rq", "io_drain", tag, 1, 1000.0)]
+    info = {"sluice": {"settings": {}}, "rq": {"settings": {}}}
+    text = markdown({"date": "today"}, plan, "cmd", info, samples)
+    assert "io_drain (n=100): Sluice 1,300 vs rq 1,000 jobs/s = 1.30x (goal 1.2x: met)" in text
+    assert "## Drain of 5 ms I/O-bound jobs" in text and "| sluice | 1,300 |" in text

@@ -8,8 +8,9 @@ has redis-py, at whatever version that peer pins).
 Commands, each answering one JSON object on the last line of stdout:
 
 - ``info``: library version and the settings its worker runs with.
-- ``enqueue --n N --mode single|bulk [--prefix P] [--hold S]``: enqueue N no-op
-  jobs and time only the enqueue calls (connection set-up excluded).
+- ``enqueue --n N --mode single|bulk [--prefix P] [--hold S] [--sleep S]``: enqueue N
+  no-op jobs (with ``--sleep``: jobs that wait S seconds, as I/O-bound jobs do) and
+  time only the enqueue calls (connection set-up excluded).
 - ``paced --n N --rate R``: enqueue N jobs at a fixed arrival rate, stamping
   each payload with its enqueue time so the job can report its latency.
 - ``worker --concurrency C``: become one worker instance (never answers).
@@ -45,11 +46,15 @@ BULK_CHUNK = 1000
 Payload = dict[str, Any]
 
 
-def payload(prefix: str, index: int, *, hold: float = 0.0, warm: bool = False) -> Payload:
+def payload(
+    prefix: str, index: int, *, hold: float = 0.0, warm: bool = False, sleep: float = 0.0
+) -> Payload:
     """A job argument whose JSON is ~100 bytes: id, enqueue time, padding, flags."""
     body: Payload = {"id": f"{prefix}{index:07d}", "t": 0.0}
     if hold:
         body["h"] = hold
+    if sleep:
+        body["s"] = sleep
     if warm:
         body["w"] = 1
     body["pad"] = ""
@@ -79,6 +84,8 @@ def complete(p: Payload) -> None:
     if p.get("h") and WORKER_INDEX == "0":  # only the victim of the SIGKILL test holds
         client.sadd(STARTED, p["id"])
         time.sleep(p["h"])
+    if p.get("s"):  # an I/O-bound job: waits without using the CPU
+        time.sleep(p["s"])
     pipe = client.pipeline(transaction=False)
     pipe.hincrby(LEDGER, p["id"], 1)
     if p["t"]:
@@ -104,6 +111,8 @@ async def acomplete(p: Payload) -> None:
     if p.get("h") and WORKER_INDEX == "0":
         await client.sadd(STARTED, p["id"])
         await asyncio.sleep(p["h"])
+    if p.get("s"):
+        await asyncio.sleep(p["s"])
     pipe = client.pipeline(transaction=False)
     pipe.hincrby(LEDGER, p["id"], 1)
     if p["t"]:
@@ -164,7 +173,10 @@ def chunks(ps: Sequence[Payload], size: int = BULK_CHUNK) -> list[Sequence[Paylo
 
 
 def _payloads(args: argparse.Namespace) -> list[Payload]:
-    return [payload(args.prefix, i, hold=args.hold, warm=args.warm) for i in range(args.n)]
+    return [
+        payload(args.prefix, i, hold=args.hold, warm=args.warm, sleep=args.sleep)
+        for i in range(args.n)
+    ]
 
 
 def _sync_enqueue(peer: SyncPeer, args: argparse.Namespace) -> dict[str, Any]:
@@ -235,6 +247,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         cmd.add_argument("--mode", choices=("single", "bulk"), default="single")
         cmd.add_argument("--prefix", default="j")
         cmd.add_argument("--hold", type=float, default=0.0)
+        cmd.add_argument("--sleep", type=float, default=0.0)
         cmd.add_argument("--warm", action="store_true")
         cmd.add_argument("--rate", type=float, default=100.0)
     worker = sub.add_parser("worker")

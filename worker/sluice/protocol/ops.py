@@ -84,6 +84,16 @@ def _added(queue: str) -> Callable[[list[Any]], int]:
 
 
 def enqueue(queue: str, jobs: Sequence[NewJob]) -> Call[int]:
+    """One script call for the batch; a lone job claimable now takes the short script.
+
+    ``enqueue_one`` does for such a job what ``enqueue`` does, in about half the server
+    time and a third fewer arguments: a single enqueue is what most applications send.
+    """
+    if len(jobs) == 1 and not jobs[0].delay_s and not jobs[0].after:
+        j = jobs[0]
+        args: list[Arg] = [j.id, j.task, j.payload, int(j.priority)]
+        args += [_opt(j.max_attempts), _opt(j.timeout_s)]
+        return Call("enqueue_one", args, _added(queue))
     return Call("enqueue", _job_args(jobs), _added(queue))
 
 

@@ -49,7 +49,7 @@ WAKE_MAX = 256
 NOTICE_TTL_MS = 60_000
 
 NAMES = (
-    "enqueue", "claim", "extend", "finish", "reap", "cancel", "progress",
+    "enqueue", "enqueue_one", "claim", "extend", "finish", "reap", "cancel", "progress",
     "requeue_dead", "purge_dead", "heartbeat", "stats", "fire", "watch", "events",
 )  # fmt: skip
 

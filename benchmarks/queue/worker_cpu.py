@@ -1,0 +1,117 @@
+"""Worker CPU per job, the handler excluded: what one process spends to run a job.
+
+Run: ``python -m benchmarks.queue.worker_cpu`` (starts a private redis-server).
+N jobs wait; a :class:`sluice.worker.Worker` runs them in this process with a
+handler that does nothing (async, or ``--sync`` for a plain function run in the
+worker's threads), and stops itself at the N-th. The figure is this process's
+CPU time (``time.process_time``: user + system, every thread) over the drain,
+divided by N: claim, start, outcome, finish and the client side of every Redis
+call, and the handler's own empty call (a few hundred ns). CPU time, unlike
+jobs per second, hardly moves with the machine's other load; Redis's own time
+is not in it. ``--profile`` runs one more drain under cProfile and prints where
+the time goes (the profiler roughly doubles it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import statistics
+import time
+from typing import Any
+
+import redis
+
+from benchmarks.queue.enqueue import redis_url
+from sluice import Queue
+from sluice.tasks import JobContext, Tasks
+from sluice.worker import Worker
+from sluice.worker.settings import WorkerSettings
+
+QUEUE = "bench-cpu"
+TARGET_US = 20.0
+
+
+def _tasks(sync: bool, n: int, stop: list[Worker]) -> Tasks:
+    tasks, done = Tasks(), [0]
+
+    def count() -> None:
+        done[0] += 1
+        if done[0] == n:
+            stop[0].request_stop()
+
+    if sync:
+
+        @tasks.task("noop")
+        def noop_sync(ctx: JobContext) -> None:
+            stop[0]._loop.call_soon_threadsafe(count)
+
+    else:
+
+        @tasks.task("noop")
+        async def noop(ctx: JobContext) -> None:
+            count()
+
+    return tasks
+
+
+def drain_cpu(url: str, n: int, *, sync: bool, concurrency: int, profile: bool = False) -> float:
+    """CPU seconds this process spent draining ``n`` no-op jobs (with ``profile``: profiled)."""
+    client = redis.Redis.from_url(url)
+    queue = Queue(QUEUE, client)
+    queue.purge()
+    queue.enqueue_many(("noop", {"i": i}) for i in range(n))
+    holder: list[Worker] = []
+    settings = WorkerSettings(queue=QUEUE, redis_url=url, concurrency=concurrency)
+    worker = Worker(settings, _tasks(sync, n, holder))
+    holder.append(worker)
+    # CPU time, not wall time: on a busy machine waiting for a core is not the worker's cost.
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    started = time.process_time()
+    if profiler:
+        profiler.enable()
+    asyncio.run(worker.run())
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    spent = time.process_time() - started
+    done = queue.stats().counters.completed
+    queue.purge()
+    client.close()
+    if done != n:
+        raise RuntimeError(f"{done} of {n} jobs completed")
+    return spent
+
+
+def _fmt(xs: list[float]) -> str:
+    return f"{statistics.median(xs):.1f} µs ({min(xs):.1f}-{max(xs):.1f})"
+
+
+def main(argv: Any = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--redis-url", help="an existing server (default: start a private one)")
+    parser.add_argument("-n", type=int, default=20_000, help="jobs per run")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--profile", action="store_true", help="then one run under cProfile")
+    args = parser.parse_args(argv)
+    per_job: dict[str, list[float]] = {"async": [], "sync": []}
+    with redis_url(args.redis_url) as url:
+        drain_cpu(url, 1000, sync=False, concurrency=args.concurrency)  # warm caches
+        for _ in range(args.runs):  # interleaved, so a change in the machine hits both
+            for kind in per_job:
+                cpu = drain_cpu(url, args.n, sync=kind == "sync", concurrency=args.concurrency)
+                per_job[kind].append(cpu / args.n * 1e6)
+        if args.profile:
+            drain_cpu(url, args.n, sync=False, concurrency=args.concurrency, profile=True)
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"N = {args.n:,}, {args.runs} runs, concurrency {args.concurrency}; load {load}")
+    print(f"worker CPU per job, async no-op handler: {_fmt(per_job['async'])}  (goal <= {TARGET_US:g})")
+    print(f"worker CPU per job, sync no-op handler:  {_fmt(per_job['sync'])}")
+
+
+if __name__ == "__main__":
+    main()
