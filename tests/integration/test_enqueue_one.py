@@ -49,7 +49,8 @@ def test_enqueue_one_stores_what_the_batch_script_stores(
     Protocol(redis_client, "b").run(_batch_call("b", job))
     one, batch = _state(redis_client, "a", "job-1"), _state(redis_client, "b", "job-1")
     assert one == batch
-    assert one["job"][b"s"] == b"w" and one["enqueued"] == b"1" and one["wake"] == [b"1"]
+    assert one["job"][b"s"] == b"w"
+    assert (one["enqueued"], one["wake"]) == (b"1", [b"1"])
     assert [e[b"type"] for e in one["events"]] == [b"enqueued"]
 
 

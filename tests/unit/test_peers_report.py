@@ -124,8 +124,12 @@ def test_goal_lines_give_the_ratio_of_each_interleaved_repetition() -> None:
 def test_the_io_bound_drain_has_its_goal_and_table() -> None:
     plan = Plan(sizes=(100,), reps=1, procs=(1,), workloads=("io",))
     tag = params(n=100, procs=4, concurrency="default", job="5ms")
-    samples = [Sample("sluice", "io_drain", tag, 1, 1300.0), Sample("rq", "io_drain", tag, 1, 1000.0)]
+    samples = [
+        Sample("sluice", "io_drain", tag, 1, 1300.0),
+        Sample("rq", "io_drain", tag, 1, 1000.0),
+    ]
     info = {"sluice": {"settings": {}}, "rq": {"settings": {}}}
     text = markdown({"date": "today"}, plan, "cmd", info, samples)
     assert "io_drain (n=100): Sluice 1,300 vs rq 1,000 jobs/s = 1.30x (goal 1.2x: met)" in text
-    assert "## Drain of 5 ms I/O-bound jobs" in text and "| sluice | 1,300 |" in text
+    assert "## Drain of 5 ms I/O-bound jobs" in text
+    assert "| sluice | 1,300 |" in text
