@@ -13,7 +13,7 @@ from sluice.protocol import Claimed
 from sluice.tasks import JobContext, Tasks, TasksNotFound, load_tasks
 from sluice.worker import WorkerSettings
 from sluice.worker import outcomes as oc
-from sluice.worker.prefetch import SHORT_JOB_S, Prefetch
+from sluice.worker.prefetch import AHEAD_S, Prefetch
 
 
 def test_settings_from_env_with_flags_on_top() -> None:
@@ -79,21 +79,36 @@ def test_outcome_decisions() -> None:
 
 
 def test_prefetch_only_for_short_jobs() -> None:
-    p = Prefetch(limit=10)
+    p = Prefetch(limit=10, slots=2)
     assert p.room(free_slots=3) == 3  # nothing known yet: no claiming ahead
-    p.observe(SHORT_JOB_S / 10)
+    p.observe(AHEAD_S / 100)
     assert p.room(free_slots=0) == 10
     for n in range(4):
         p.push(Claimed(f"j{n}", "t", b"", 1, 1, 1.0, "1", 0.0, 0.0))
     assert p.room(free_slots=0) == 6
+    assert p.low()  # 4 held of 10: the next claim is due
     assert [j.id for j in p.remove(["j1", "zz"])] == ["j1"]
     assert dict(p.leases()) == {"j0": "1", "j2": "1", "j3": "1"}
     for _ in range(50):
         p.observe(1.0)  # jobs got long
     assert not p.active
     assert p.room(free_slots=2) == -1
+    assert not p.low()  # no target: a claim only once the buffer is empty
     assert [j.id for j in p.take_all()] == ["j0", "j2", "j3"]
     assert len(p) == 0
+
+
+@pytest.mark.parametrize(
+    ("mean_s", "slots", "held"),
+    [(0.001, 10, 50), (0.01, 10, 50), (0.02, 10, 25), (0.1, 10, 5), (0.5, 10, 1), (1.0, 10, 0),
+     (0.1, 100, 50), (0.5, 2, 0)],
+)  # fmt: skip
+def test_prefetch_holds_about_ahead_s_of_work(mean_s: float, slots: int, held: int) -> None:
+    """No cliff: the amount held falls smoothly as jobs get longer (AHEAD_S of work)."""
+    p = Prefetch(limit=50, slots=slots)
+    p.observe(mean_s)
+    assert p.target == held
+    assert p.target * mean_s / slots <= AHEAD_S + 1e-9  # the last one waits AHEAD_S at most
 
 
 def test_tasks_registry() -> None:

@@ -118,7 +118,7 @@ class Worker:
         self._first_claim = asyncio.Event()
         self._idle_waiter: asyncio.Future[bool] | None = None
         self._job_settings = JobSettings()
-        self._prefetch = Prefetch(max(settings.concurrency, CLAIM_BATCH))
+        self._prefetch = Prefetch(max(settings.concurrency, CLAIM_BATCH), settings.concurrency)
         self._progress: dict[str, tuple[str, float, str]] = {}
         self._progress_task: asyncio.Task[None] | None = None
         self._abandoned: set[asyncio.Task[None]] = set()  # held so they are not collected
@@ -279,7 +279,7 @@ class Worker:
         backoff = Backoff()
         while not self._stop.is_set() and not self.used_up:
             room = self._room()
-            if room <= 0:
+            if room <= 0 or not self._prefetch.low():
                 await self._wait_for_slot()
                 continue
             try:
@@ -324,7 +324,8 @@ class Worker:
 
     async def _wait_for_slot(self) -> None:
         self._slot_freed.clear()
-        if self._room() <= 0 and not self._stop.is_set():
+        due = self._room() > 0 and self._prefetch.low()
+        if not due and not self._stop.is_set():
             await self._slot_freed.wait()
 
     def _holds_suspect(self) -> bool:
