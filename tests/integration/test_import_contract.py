@@ -47,3 +47,30 @@ def test_the_cli_finds_its_plugin_commands_without_loading_their_servers() -> No
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_sluice_worker_starts_without_what_its_first_claim_does_not_need() -> None:
+    """Every scaled-up pod pays for each import before its first claim: the command line
+    of `sluice worker` builds only that command (no entry-point scan), and neither the
+    producer API nor prometheus-client (imported at the first scrape) come with it."""
+    code = (
+        "import sys; from sluice.cli import build_parser;"
+        "build_parser(['--queue', 'q', 'worker', '--concurrency', '3']);"
+        "import sluice.worker.runner;"
+        "heavy = {'prometheus_client', 'sluice_local', 'sluice.queue', 'sluice.jobinfo',"
+        " 'sluice.cli.enqueue', 'http.server', 'multiprocessing'} & set(sys.modules);"
+        "print(sorted(heavy)); raise SystemExit(1 if heavy else 0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_command_in_finds_the_builtin_command_past_the_top_level_options() -> None:
+    from sluice.cli import command_in
+
+    assert command_in(["--redis-url", "redis://x", "--queue", "worker", "info"]) == "info"
+    assert command_in(["worker", "--queue", "q"]) == "worker"
+    assert command_in(["up", "-f", "x.yaml"]) is None  # a plugin: the full parser
+    assert command_in(["--help"]) is None
