@@ -32,8 +32,7 @@ def _state(client: redis.Redis, queue: str, job_id: str) -> dict[str, Any]:
 
 
 def _batch_call(queue: str, job: NewJob) -> ops.Call[int]:
-    call = ops.enqueue(queue, [job, job])  # two of the same: the batch script, one job added
-    return ops.Call("enqueue", [1, *call.args[1:10]], call.parse)
+    return ops.Call("enqueue", ops._job_args([job]), ops.enqueue(queue, [job]).parse)
 
 
 @pytest.mark.parametrize(
@@ -75,6 +74,14 @@ def test_enqueue_one_keeps_the_length_limit(redis_client: redis.Redis) -> None:
     assert queue.stats().counters.enqueued == 2
 
 
-def test_single_enqueues_with_delay_or_parents_take_the_batch_script() -> None:
+def test_single_enqueues_with_delay_parents_or_a_key_take_the_batch_script() -> None:
     assert ops.enqueue("q", [NewJob("a", "t", b"1", delay_s=1.0)]).script == "enqueue"
     assert ops.enqueue("q", [NewJob("a", "t", b"1", after=("p",))]).script == "enqueue"
+    assert ops.enqueue("q", [NewJob("a", "t", b"1", concurrency_key="k")]).script == "enqueue"
+
+
+def test_every_job_field_is_either_stored_by_enqueue_one_or_routes_past_it() -> None:
+    """A field added to NewJob must be stored by enqueue_one.lua or make _plain() refuse
+    the job: otherwise a single enqueue would drop it. Update both, then this list."""
+    routed = {"delay_s", "after", "run_if_parent_fails", "concurrency_key"}
+    assert set(NewJob.__dataclass_fields__) == set(ops.ONE_FIELDS) | routed
