@@ -148,3 +148,14 @@ def test_decide_caps_the_demand_says_why_and_lifts_when_idle() -> None:
     idle = snap(165, enqueued=20_000, completed=20_000)
     calm, _ = decide(s, obs(idle, stats, replicas=10), after, T0 + 165)
     assert calm.saturated is None
+
+
+def test_a_step_down_is_measured_only_once_the_pods_have_drained() -> None:
+    guard = update(saturated(), at(200, 6, 12.0), now=200, retry_s=RETRY, service_s=2.0)
+    assert (guard.ceiling, guard.down_from) == (4, 6)
+    # Two minutes on, pods still drain their long jobs (6 report in): no verdict yet,
+    # and the trial's clock starts over; without the workers' count it would time out.
+    draining = update(guard, None, now=320, retry_s=RETRY, service_s=2.0, ready=6)
+    assert (draining.ceiling, draining.down_from, draining.down_at) == (4, 6, 320)
+    timed_out = update(guard, None, now=320, retry_s=RETRY, service_s=2.0)
+    assert (timed_out.ceiling, timed_out.down_from) == (6, None)

@@ -143,7 +143,7 @@ def _guard(
     pinned = obs.replicas if obs.replicas >= spec.max_replicas and stats.backlog else None
     retry = spec.saturation.retry_seconds
     return update(state.guard, new, now=now, retry_s=retry, service_s=service_s,
-                  tail_s=long_s, pinned=pinned)  # fmt: skip
+                  tail_s=long_s, pinned=pinned, ready=len(stats.workers))  # fmt: skip
 
 
 def _limited(term: Term, obs: Observation, rates: Rates) -> Term:

@@ -118,10 +118,12 @@ def update(
     service_s: float | None,
     tail_s: float = 0.0,
     pinned: int | None = None,
+    ready: int | None = None,
 ) -> Guard:
     """The guard after this tick's reading (if any).
 
     ``pinned``: the replica count, when it is held at ``maxReplicas`` with work waiting.
+    ``ready``: the workers reporting now (draining ones included).
     """
     readings = tuple(r for r in guard.readings if r.taken_at > now - retry_s)
     guard = _retry(replace(guard, readings=readings), now, retry_s)
@@ -131,6 +133,15 @@ def update(
     span = span_for(service_s or 0.0, tail_s)
     if guard.ceiling is None and guard.down_from is None and pinned is not None:
         return _suspect(guard, pinned, now, retry_s)
+    ceiling = guard.ceiling
+    if (
+        guard.down_from is not None
+        and ready is not None
+        and ceiling is not None
+        and ready > ceiling
+    ):
+        # Still draining down to the step being tried: its measuring starts once there.
+        return replace(guard, down_at=now)
     return _step_down(guard, now, span, retry_s)
 
 
@@ -199,7 +210,10 @@ def _trial(guard: Guard, now: float, span: float, retry_s: float) -> Guard:
     """Judge a step down by its reading: keep it, wait for it, or undo it."""
     trial = next((r for r in guard.readings
                   if r.ready == guard.ceiling and r.taken_at > guard.down_at), None)  # fmt: skip
-    best = max(guard.readings, key=lambda r: r.rate)
+    # Against the count it stepped down from (the best reading if that one aged out):
+    # the highest of many noisy readings would fail every step.
+    base = next((r for r in guard.readings if r.ready == guard.down_from), None)
+    best = base or max(guard.readings, key=lambda r: r.rate)
     if trial is not None and _held(best, trial):
         reason = (
             f"saturated: {trial.ready} replicas complete {trial.rate:.3g} jobs/s, as many as "
@@ -219,7 +233,7 @@ def _trial(guard: Guard, now: float, span: float, retry_s: float) -> Guard:
 
 
 def _held(best: Reading, fewer: Reading) -> bool:
-    """``fewer`` replicas completed within :data:`MAX_LOSS` as many jobs as the best reading.
+    """``fewer`` replicas completed within :data:`MAX_LOSS` as many jobs as ``best``.
 
     No allowance for noise here: the step down must show it loses nothing, and a
     noisy reading only keeps the replicas a little longer.
