@@ -11,6 +11,7 @@ same way as any other spec edit; actions need a bearer token (from a Secret).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from sluice import AsyncQueue
@@ -19,6 +20,9 @@ from sluice_scaling.endpoint import queue_name
 
 if TYPE_CHECKING:
     from .handlers import Key, Operator
+
+
+PATCH_WAIT_S = 30.0  # above the API client's own timeout
 
 
 def queue_id(key: Key) -> str:
@@ -45,18 +49,23 @@ class OperatorQueues:
         endpoint = scaler.reader.endpoint if scaler else None
         if scaler is None or endpoint is None:  # unknown, or its first tick is still to come
             return None
-        client = self.operator.pool.async_client(endpoint)
+        client = self.operator.pool.client(endpoint)  # the scaling loops' own asyncio clients
         return AsyncQueue(queue_name(scaler.name, scaler.spec), redis=client)
 
     async def close(self) -> None:
-        await self.operator.pool.aclose()
+        """Nothing of its own: the operator closes the shared pool once Kopf has stopped."""
 
 
 class OperatorScalingControl:
-    """Pause and resume by patching the JobQueue's ``spec.scaling.paused``."""
+    """Pause and resume by patching the JobQueue's ``spec.scaling.paused``.
 
-    def __init__(self, operator: Operator) -> None:
+    The dashboard calls it from a worker thread; the patch itself goes out on the
+    operator's event loop, where its API client lives.
+    """
+
+    def __init__(self, operator: Operator, loop: asyncio.AbstractEventLoop) -> None:
         self.operator = operator
+        self.loop = loop
 
     def paused(self, queue_id: str) -> bool | None:
         key = key_of(queue_id)
@@ -67,4 +76,5 @@ class OperatorScalingControl:
         key = key_of(queue_id)
         if key is None or key not in self.operator.scalers:
             raise NotManaged(queue_id)
-        self.operator.api.patch_spec(*key, {"scaling": {"paused": paused}})
+        patch = self.operator.api.patch_spec(*key, {"scaling": {"paused": paused}})
+        asyncio.run_coroutine_threadsafe(patch, self.loop).result(PATCH_WAIT_S)

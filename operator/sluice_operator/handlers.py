@@ -9,7 +9,12 @@
   ``pollingIntervalSeconds`` (Kopf timers have one interval per handler). It
   writes status through the operator's own client, because a daemon's
   ``patch`` would only be sent when the daemon returns. It re-reads the live
-  spec each tick, so a spec change reaches the loop without a restart.
+  spec each tick, so a spec change reaches the loop without a restart. Every
+  call it makes is awaited on Kopf's event loop: no thread per poll. It
+  measures its own schedule (:mod:`.poll_lag`) and says when it falls behind.
+- An event handler on the worker Deployments (a label selector the API server
+  applies) keeps the watch cache (:mod:`.kube.cache`) the loops read replicas
+  from, instead of a GET per tick.
 - delete: the Deployment goes by garbage collection (owner reference); the
   queue's Redis data is kept unless ``spec.deletePolicy: Purge``.
 
@@ -19,7 +24,6 @@ and the benchmark run the real operator without module-level state.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -31,12 +35,14 @@ from sluice_dashboard.decisions import DecisionLog
 from sluice_scaling.reconcile import describe_error
 from sluice_scaling.resource import GROUP, PLURAL, VERSION
 from sluice_scaling.spec import JobQueueSpec, SpecError, parse_spec
-from sluice_scaling.stats_reader import RedisPool, reader_for, resolve_endpoint
+from sluice_scaling.stats_reader import AsyncRedisPool
 
 from . import jobqueue_status as status_mod
 from .dashboard import queue_id
 from .kube.api import KubeApi
-from .kube.config import api_client, connection_info, load_configuration
+from .kube.cache import SELECTOR, DeploymentCache
+from .kube.config import connection_info, load_configuration
+from .poll_lag import Lag, LagTracker
 from .queue_metrics import OperatorMetrics
 from .scaler import QueueScaler, Step, ensure_deployment
 from .worker_policy import ForbiddenPodTemplate, check_pod_template
@@ -56,6 +62,7 @@ class Operator:
         self,
         metrics: OperatorMetrics | None = None,
         clock: Callable[[], float] = time.time,
+        leading: Callable[[], bool] = lambda: True,
         *,
         allow_privileged_workers: bool = False,
     ) -> None:
@@ -63,11 +70,14 @@ class Operator:
         # Off: a JobQueue whose worker pods break the restricted Pod Security Standard is
         # refused (see worker_policy); on: creating a JobQueue is like creating a Deployment.
         self.allow_privileged_workers = allow_privileged_workers
-        self.pool = RedisPool()
+        self.pool = AsyncRedisPool()
+        self.cache = DeploymentCache()
         self.clock = clock
+        self.leading = leading  # with leader election: whether this replica may still write
         self._api: KubeApi | None = None
         self.scalers: dict[Key, QueueScaler] = {}
         self.decisions: DecisionLog | None = None  # set when the dashboard is served
+        self._lags: dict[Key, LagTracker] = {}
         self._invalid: dict[str, int] = {}  # uid -> generation already reported as invalid
 
     @property
@@ -76,12 +86,12 @@ class Operator:
             raise kopf.TemporaryError("not logged in to the Kubernetes API yet", delay=1)
         return self._api
 
-    def login(self, **_: Any) -> kopf.ConnectionInfo:
+    async def login(self, **_: Any) -> kopf.ConnectionInfo:
         config = load_configuration()
         if self._api is None:
-            self._api = KubeApi(api_client(config))
+            self._api = KubeApi(config, fence=self.leading)
         else:  # a re-login (credentials expired): the scalers hold this KubeApi, swap inside
-            self._api.use(api_client(config))
+            self._api.use(config)
         return connection_info(config)
 
     def registry(self) -> kopf.OperatorRegistry:
@@ -96,6 +106,8 @@ class Operator:
             self.purge
         )
         kopf.daemon(*res, registry=registry, id="scale", cancellation_timeout=10)(self.daemon)
+        kopf.on.event("apps", "v1", "deployments", labels=SELECTOR, registry=registry,
+                      id="deployments")(self.deployment_event)  # fmt: skip
         kopf.on.cleanup(registry=registry, id="cleanup")(self.cleanup)
         return registry
 
@@ -106,8 +118,8 @@ class Operator:
         assert namespace is not None  # JobQueue is a namespaced resource
         uid, replicas = body.metadata.uid, parsed.scaling.min_replicas
         assert uid is not None  # every stored object has one
-        created = await asyncio.to_thread(
-            ensure_deployment, self.api, namespace, name, uid=uid, spec=parsed, replicas=replicas
+        created = await ensure_deployment(
+            self.api, self.cache, namespace, name, uid=uid, spec=parsed, replicas=replicas
         )
         # A late create/resume handler may be the one to find a deleted Deployment: the
         # user hears of it either way, not only when the scaling loop gets there first.
@@ -145,21 +157,36 @@ class Operator:
         )
         diff = status_mod.changes(body.status, new)
         if diff and meta.namespace and meta.name:
-            await asyncio.to_thread(self.api.patch_status, meta.namespace, meta.name, diff)
+            await self.api.patch_status(meta.namespace, meta.name, diff)
 
     async def purge(self, *, spec: kopf.Spec, name: str, namespace: str | None, **_: Any) -> None:
         """``deletePolicy: Purge``: delete every key of the queue (retried while Redis is down)."""
         assert namespace is not None
         parsed = parse_spec(spec)
-        deleted = await asyncio.to_thread(self._purge, namespace, name, parsed)
+        deleted = await self._purge(namespace, name, parsed)
         logging.getLogger(__name__).info("purged %d keys of %s/%s", deleted, namespace, name)
 
-    def _purge(self, namespace: str, name: str, spec: JobQueueSpec) -> int:
-        endpoint = resolve_endpoint(namespace, spec, self.api.read_secret_key)
-        return reader_for(name, spec, self.pool.client(endpoint)).purge()
+    async def _purge(self, namespace: str, name: str, spec: JobQueueSpec) -> int:
+        scaler = QueueScaler(
+            self.api, self.pool, self.cache, namespace=namespace, name=name, uid="",
+            spec=spec, status={},
+        )  # fmt: skip
+        return await (await scaler.reader.connected()).purge()
+
+    async def deployment_event(self, *, type: str | None, body: kopf.Body, **_: Any) -> None:
+        """The watch cache: every worker Deployment as the API server last showed it."""
+        if type == "DELETED":
+            self.cache.gone(body)
+        else:  # None (listed at start), ADDED, MODIFIED
+            self.cache.seen(body)
 
     async def cleanup(self, **_: Any) -> None:
-        await asyncio.to_thread(self.pool.close)
+        await self.close()
+
+    async def close(self) -> None:
+        await self.pool.close()
+        if self._api is not None:
+            await self._api.close()
 
     async def daemon(
         self,
@@ -173,29 +200,47 @@ class Operator:
     ) -> None:
         assert namespace is not None
         key = (namespace, name)
+        self._lags[key] = LagTracker()
         try:
             while not stopped:
                 interval = await self._tick(key, body, logger)
                 await stopped.wait(interval)
         finally:
             self.scalers.pop(key, None)
+            self._lags.pop(key, None)
             self._invalid.pop(body.metadata.uid or "", None)
             self.metrics.forget(namespace, name)
 
     async def _tick(self, key: Key, body: kopf.Body, logger: Any) -> float:
         """One scaling step; returns the seconds until the next one."""
+        started = time.monotonic()
         scaler = self._scaler(key, body)
         if scaler is None:  # invalid spec: reported by the apply handler; wait for a fix
             return 5.0
+        interval = scaler.spec.scaling.polling_interval_seconds
+        if not self.leading():  # leadership is being lost: the process is about to stop
+            return interval
+        lag = self._lags[key].observe(started, interval)
         generation = int(body.metadata.get("generation") or 0)
         try:
-            step = await asyncio.to_thread(scaler.step, generation)
+            step = await scaler.step(generation, behind=lag.behind if lag else None)
         except Exception as exc:  # the API server hiccuped: keep the loop, say so
             self.metrics.error(*key, "kubernetes")
             logger.warning("scaling step failed: %s", describe_error(exc))
-            return scaler.spec.scaling.polling_interval_seconds
+            return interval
+        self._report_lag(key, body, lag)
         self._report(key, body, scaler, step)
-        return max(0.0, scaler.spec.scaling.polling_interval_seconds - step.seconds)
+        return max(0.0, interval - (time.monotonic() - started))
+
+    def _report_lag(self, key: Key, body: kopf.Body, lag: Lag | None) -> None:
+        if lag is None:
+            return
+        self.metrics.observe_lag(*key, lag.achieved_s, lag.lag_s)
+        if lag.flipped and lag.behind is not None:
+            kopf.warn(body, reason="PollingBehind", message=lag.behind)
+        elif lag.flipped:
+            message = "polling at the configured interval again"
+            kopf.event(body, type="Normal", reason="PollingOnTime", message=message)
 
     def _scaler(self, key: Key, body: kopf.Body) -> QueueScaler | None:
         """The queue's scaler, told about a new spec when the generation moved."""
@@ -207,7 +252,7 @@ class Operator:
         uid = body.metadata.uid or ""
         if scaler is None:
             scaler = QueueScaler(
-                self.api, self.pool, namespace=key[0], name=key[1], uid=uid,
+                self.api, self.pool, self.cache, namespace=key[0], name=key[1], uid=uid,
                 spec=spec, status=body.status, clock=self.clock,
             )  # fmt: skip
             self.scalers[key] = scaler
@@ -243,7 +288,12 @@ def _warn_recreated(body: kopf.Body) -> None:
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
-    """Kopf settings: our finalizer and annotations, warnings only as events, no peering."""
+    """Kopf settings: our finalizer and annotations, warnings only as events, no peering.
+
+    The Deployment watch asks the API server for our Deployments only (a label
+    selector), not every Deployment of the cluster. Leader election, when on, is
+    a Lease held outside Kopf (:mod:`.leader`), so Kopf itself stays standalone.
+    """
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -252,3 +302,5 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.posting.level = logging.WARNING
     settings.peering.standalone = True
     settings.peering.mandatory = False
+    selector = ",".join(f"{k}={v}" for k, v in SELECTOR.items())
+    settings.watching.label_selectors["apps", "v1", "deployments"] = selector

@@ -36,6 +36,7 @@ CONDITION_TYPES: tuple[str, ...] = (
     "ScalingLimited",
     "Saturated",
     "Paused",
+    "PollingOnTime",
 )
 _MAX_MESSAGE = 1024
 
@@ -81,7 +82,14 @@ def merge_conditions(
     return out + [dict(c) for t, c in previous.items() if t not in written]
 
 
-def tick_conditions(tick: Tick, *, paused: bool) -> list[Condition]:
+def polling_condition(behind: str | None) -> Condition:
+    """PollingOnTime: False (with the figures) while the operator cannot keep the interval."""
+    if behind is None:
+        return Condition("PollingOnTime", True, "OnTime", "polled at the configured interval")
+    return Condition("PollingOnTime", False, "BehindSchedule", behind)
+
+
+def tick_conditions(tick: Tick, *, paused: bool, behind: str | None = None) -> list[Condition]:
     decision = tick.decision
     return [
         _ready(tick.target, tick.replicas.ready),
@@ -97,6 +105,7 @@ def tick_conditions(tick: Tick, *, paused: bool) -> list[Condition]:
         )
         if paused
         else Condition("Paused", False, "Active", "the autoscaler sets the replicas"),
+        polling_condition(behind),
     ]
 
 
@@ -136,9 +145,18 @@ def _stats_fields(tick: Tick) -> Status:
 
 
 def tick_status(
-    tick: Tick, previous: Mapping[str, Any], *, generation: int, paused: bool, now: float
+    tick: Tick,
+    previous: Mapping[str, Any],
+    *,
+    generation: int,
+    paused: bool,
+    now: float,
+    behind: str | None = None,
 ) -> Status:
-    """The status after ``tick``, given the status written before."""
+    """The status after ``tick``, given the status written before.
+
+    ``behind``: why polling is late (the achieved against the configured interval), if it is.
+    """
     status: Status = {
         "observedGeneration": generation,
         "replicas": tick.target,
@@ -150,7 +168,7 @@ def tick_status(
     if tick.scaled:
         status["lastScaleTime"] = timestamp(now)
         status["lastScaleReason"] = tick.decision.reason
-    conditions = tick_conditions(tick, paused=paused)
+    conditions = tick_conditions(tick, paused=paused, behind=behind)
     old = previous.get("conditions") or []
     status["conditions"] = merge_conditions(old, conditions, generation=generation, now=now)
     return status

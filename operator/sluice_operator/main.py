@@ -1,23 +1,29 @@
 """``sluice-operator``: run the Kopf operator for JobQueues.
 
-It runs Kopf embedded (``kopf.operator``) with standalone semantics: one
-replica, no peering objects, so the RBAC stays small; a Deployment with
-``replicas: 1`` and the ``Recreate`` strategy keeps it single. Namespaces come
-from ``--namespace`` (repeatable, globs allowed) or ``SLUICE_WATCH_NAMESPACES``
-(comma-separated); ``--all-namespaces`` watches the whole cluster.
+It runs Kopf embedded (``kopf.operator``) without Kopf's peering. With
+``--leader-elect`` (the chart's default, two replicas) a replica first wins a
+``coordination.k8s.io`` Lease (:mod:`.leader`), and only then starts Kopf;
+until then it is a standby that answers its liveness probe and nothing else.
+When the leader loses the Lease it stops Kopf and exits non-zero, so
+Kubernetes restarts it as a standby. Namespaces come from ``--namespace``
+(repeatable, globs allowed) or ``SLUICE_WATCH_NAMESPACES`` (comma-separated);
+``--all-namespaces`` watches the whole cluster.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import kopf
+from aiohttp import web
 from prometheus_client import start_http_server
 
 from sluice_dashboard.decisions import DecisionLog
@@ -25,6 +31,9 @@ from sluice_dashboard.settings import DashboardSettings
 
 from .dashboard import OperatorQueues, OperatorScalingControl
 from .handlers import Operator, configure
+from .kube.api import KubeApi
+from .kube.config import load_configuration
+from .leader import LeaderElector, LeaseSettings
 from .queue_metrics import OperatorMetrics
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -63,7 +72,47 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--dashboard-show-payloads", action="store_true", help="show job payloads and results"
     )
-    return parser.parse_args(argv)
+    lease = parser.add_argument_group("leader election (one active replica, the rest standby)")
+    lease.add_argument("--leader-elect", action="store_true", help="hold a Lease before acting")
+    lease.add_argument("--lease-name", default="sluice-operator")
+    lease.add_argument(
+        "--lease-namespace", default=os.environ.get("POD_NAMESPACE", "default"),
+        help="namespace of the Lease (default: $POD_NAMESPACE, else default)",
+    )  # fmt: skip
+    lease.add_argument(
+        "--lease-duration",
+        type=float,
+        default=8.0,
+        metavar="S",
+        help="a standby takes over this long after the leader's last renewal",
+    )
+    lease.add_argument(
+        "--renew-deadline",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="the leader stops writing this long after its last renewal",
+    )
+    lease.add_argument(
+        "--retry-period",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="how often the leader renews and a standby checks",
+    )
+    args = parser.parse_args(argv)
+    try:
+        lease_settings(args)
+    except ValueError as exc:
+        parser.error(f"--retry-period, --renew-deadline, --lease-duration: {exc}")
+    return args
+
+
+def lease_settings(args: argparse.Namespace) -> LeaseSettings:
+    return LeaseSettings(
+        namespace=args.lease_namespace, name=args.lease_name, duration_s=args.lease_duration,
+        renew_deadline_s=args.renew_deadline, retry_s=args.retry_period,
+    )  # fmt: skip
 
 
 def dashboard_settings(args: argparse.Namespace, environ: Any = os.environ) -> DashboardSettings:
@@ -114,7 +163,39 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> No
         logging.getLogger(__name__).warning(
             "--allow-privileged-workers: JobQueues may ask for privileged worker pods"
         )
-    operator = Operator(metrics, allow_privileged_workers=args.allow_privileged_workers)
+    privileged = args.allow_privileged_workers
+    stop = stop or asyncio.Event()
+    if not args.leader_elect:
+        await _serve(args, Operator(metrics, allow_privileged_workers=privileged), stop)
+        return
+    elector = LeaderElector(KubeApi(load_configuration()), lease_settings(args))
+    try:
+        async with _standby_liveness(args.liveness_port), _signals(stop):
+            if not await elector.acquire(stop):
+                return
+        operator = Operator(metrics, elector.leading, allow_privileged_workers=privileged)
+        await _lead(args, operator, elector, stop)
+    finally:
+        await elector.release()
+        await elector.api.close()
+
+
+async def _lead(
+    args: argparse.Namespace, operator: Operator, elector: LeaderElector, stop: asyncio.Event
+) -> None:
+    """Run Kopf while the Lease holds; a lost Lease stops it and ends the process (exit 1)."""
+    serving = asyncio.create_task(_serve(args, operator, stop))
+    holding = asyncio.create_task(elector.hold())
+    await asyncio.wait({serving, holding}, return_when=asyncio.FIRST_COMPLETED)
+    lost = holding.done()
+    holding.cancel()
+    stop.set()
+    await serving
+    if lost:
+        raise SystemExit(1)
+
+
+async def _serve(args: argparse.Namespace, operator: Operator, stop: asyncio.Event) -> None:
     watched = namespaces(args)
     settings = operator_settings(watched)
     liveness = f"http://0.0.0.0:{args.liveness_port}/healthz" if args.liveness_port else None
@@ -131,8 +212,44 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> No
         )
     finally:
         if board is not None:
-            await board.stop()  # closes the pool's asyncio clients too
-        operator.pool.close()
+            await board.stop()
+        await operator.close()
+
+
+@contextlib.asynccontextmanager
+async def _standby_liveness(port: int) -> AsyncIterator[None]:
+    """/healthz while waiting for the Lease (Kopf serves it once this replica leads)."""
+    if not port:
+        yield
+        return
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"standby": True})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", port).start()  # noqa: S104  (probed by the kubelet)
+    try:
+        yield
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def _signals(stop: asyncio.Event) -> AsyncIterator[None]:
+    """SIGTERM/SIGINT end a standby (Kopf handles them itself once it runs)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
 
 
 async def start_dashboard(args: argparse.Namespace, operator: Operator) -> Any:
@@ -145,7 +262,8 @@ async def start_dashboard(args: argparse.Namespace, operator: Operator) -> Any:
     operator.decisions = DecisionLog(per_queue=360)  # 30 min of decisions at a 5 s interval
     server = DashboardServer(
         OperatorQueues(operator), settings, host=args.dashboard_host, port=args.dashboard_port,
-        decisions=operator.decisions, control=OperatorScalingControl(operator),
+        decisions=operator.decisions,
+        control=OperatorScalingControl(operator, asyncio.get_running_loop()),
     )  # fmt: skip
     where = await server.start()
     logging.getLogger(__name__).info("dashboard on %s", where.url)

@@ -60,9 +60,23 @@ class OperatorMetrics:
             LABELS, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )  # fmt: skip
+        self.interval = Gauge(
+            "sluice_operator_poll_interval_seconds",
+            "Achieved seconds between the starts of the last two polls.", LABELS, registry=r,
+        )  # fmt: skip
+        self.lag = Gauge(
+            "sluice_operator_poll_lag_seconds",
+            "How much longer than pollingIntervalSeconds the last poll came (0: on time).",
+            LABELS, registry=r,
+        )  # fmt: skip
+        # Across queues: the fleet's lag distribution without a histogram per queue.
+        self.lag_all = Histogram(
+            "sluice_operator_poll_lag_all_seconds", "Lag of every poll, all JobQueues together.",
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60), registry=r,
+        )  # fmt: skip
         self._per_queue = (
             self.replicas, self.desired, self.backlog, self.in_flight, self.oldest, self.dead,
-            self.blocked,
+            self.blocked, self.interval, self.lag,
         )  # fmt: skip
         self._per_queue_hist = (self.poll,)
 
@@ -83,6 +97,11 @@ class OperatorMetrics:
         self.oldest.labels(*labels).set(tick.stats.oldest_age_s or 0.0)
         self.dead.labels(*labels).set(tick.stats.dead)
         self.blocked.labels(*labels).set(tick.stats.blocked)
+
+    def observe_lag(self, namespace: str, name: str, achieved_s: float, lag_s: float) -> None:
+        self.interval.labels(namespace, name).set(achieved_s)
+        self.lag.labels(namespace, name).set(lag_s)
+        self.lag_all.observe(lag_s)
 
     def error(self, namespace: str, name: str, kind: str) -> None:
         self.errors.labels(namespace, name, kind).inc()

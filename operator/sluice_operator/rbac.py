@@ -11,10 +11,10 @@ Why each one:
   progress annotations; ``get`` serves ``kubectl``-style re-reads.
 - ``jobqueues/status``: the scaling loop writes status through the operator's
   own client (``get`` to read it back).
-- ``deployments``: read each tick (replicas, readiness; a missing one is
-  re-created), created, server-side applied and scaled. ``list``/``watch`` are
-  not needed: a hand-deleted Deployment is noticed by the next tick, which is
-  cheaper than watching every Deployment in the cluster.
+- ``deployments``: watched (``list``/``watch``, with a label selector so only
+  the operator's own) into a cache the loops read replicas and readiness from;
+  ``get`` when the cache has not seen one yet; created, server-side applied
+  and scaled.
 - ``pods``: listed and annotated with ``pod-deletion-cost`` before a scale-down,
   so idle workers go first (RBAC cannot narrow it to the workers' label).
 - ``secrets``: ``get`` the Redis URL, user, password and CA a JobQueue names
@@ -22,6 +22,8 @@ Why each one:
   only when watching the whole cluster; with a namespace list the chart puts
   them in a Role per listed namespace and nothing cluster-wide.
 - ``events``: Kopf posts the operator's events (ScaledUp, InvalidSpec, ...).
+- ``leases`` (:data:`LEADER_RULES`, a Role in the operator's own namespace
+  only): leader election reads, creates and renews one Lease.
 - cluster-wide only: ``namespaces`` list/watch (Kopf resolves namespace globs
   like ``team-*`` with them) and ``customresourcedefinitions`` list/watch (Kopf
   notices CRDs installed or removed while it runs).
@@ -45,12 +47,17 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule(GROUP, PLURAL, ("get", "list", "watch", "patch")),
     Rule(GROUP, f"{PLURAL}/status", ("get", "patch")),
-    Rule("apps", "deployments", ("get", "create", "patch")),
+    Rule("apps", "deployments", ("get", "list", "watch", "create", "patch")),
     Rule("", "pods", ("list", "patch")),
     Rule("", "secrets", ("get",)),
     Rule("", "events", ("create",)),
     Rule("", "namespaces", ("list", "watch"), cluster_only=True),
     Rule("apiextensions.k8s.io", "customresourcedefinitions", ("list", "watch"), cluster_only=True),
+)
+
+# Leader election: in the operator's own namespace, whatever it watches.
+LEADER_RULES: tuple[Rule, ...] = (
+    Rule("coordination.k8s.io", "leases", ("get", "create", "patch")),
 )
 
 # Granted but not exercised by the emulator tests, with the reason.
@@ -65,8 +72,8 @@ CONDITIONAL: dict[tuple[str, str, str], str] = {
 
 
 def grants() -> set[tuple[str, str, str]]:
-    """Every (group, resource, verb) the rules allow."""
-    return {(r.group, r.resource, verb) for r in RULES for verb in r.verbs}
+    """Every (group, resource, verb) the rules allow (leader election included)."""
+    return {(r.group, r.resource, verb) for r in (*RULES, *LEADER_RULES) for verb in r.verbs}
 
 
 def as_manifest_rules(*, cluster: bool) -> list[dict[str, list[str]]]:
@@ -75,4 +82,12 @@ def as_manifest_rules(*, cluster: bool) -> list[dict[str, list[str]]]:
         {"apiGroups": [r.group], "resources": [r.resource], "verbs": list(r.verbs)}
         for r in RULES
         if cluster or not r.cluster_only
+    ]
+
+
+def leader_manifest_rules() -> list[dict[str, list[str]]]:
+    """The Role for leader election, in the operator's namespace."""
+    return [
+        {"apiGroups": [r.group], "resources": [r.resource], "verbs": list(r.verbs)}
+        for r in LEADER_RULES
     ]

@@ -1,12 +1,13 @@
 """One JobQueue's scaling loop in Kubernetes: the shared reconciler plus the cluster's edges.
 
 A :class:`QueueScaler` lives as long as the JobQueue's Kopf daemon. Each
-:meth:`~QueueScaler.step` (blocking; the daemon runs it in a thread) ticks the
-:class:`~sluice_scaling.reconcile.Reconciler` against the queue's Redis and
-the worker Deployment, re-creates the Deployment if someone deleted it, writes
-the queue's job settings once per spec, and patches the status only when it
-changed. It returns what happened; the daemon turns that into events and
-metrics on the event loop.
+:meth:`~QueueScaler.step` runs on the event loop (no thread per poll): it
+ticks the :class:`~sluice_scaling.reconcile.AsyncReconciler` against the
+queue's Redis and the watch-cached worker Deployment, re-creates the
+Deployment if someone deleted it, writes the queue's job settings once per
+spec, and hands the new status to a :class:`~.status_writer.StatusWriter`
+(prompt on changes that matter, a slow beat for drifting figures). It
+returns what happened; the daemon turns that into events and metrics.
 """
 
 from __future__ import annotations
@@ -16,26 +17,27 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
 from sluice.stats import QueueStats
 from sluice_scaling.policy import PolicyState
-from sluice_scaling.reconcile import Reconciler, Tick, describe_error
+from sluice_scaling.reconcile import AsyncReconciler, Tick, describe_error
 from sluice_scaling.scheduler import Scheduler, ScheduleState
 from sluice_scaling.spec import JobQueueSpec
 from sluice_scaling.stats_reader import (
+    AsyncQueueReader,
+    AsyncRedisPool,
     Endpoint,
-    QueueReader,
-    RedisPool,
+    async_reader_for,
     job_settings,
-    reader_for,
     resolve_endpoint,
 )
 
 from . import jobqueue_status as status_mod
 from .deployment import deployment_name, render_deployment
 from .kube.actuator import DeploymentMissing, KubeActuator
-from .kube.api import KubeApi
+from .kube.api import ApiError, KubeApi
+from .kube.cache import DeploymentCache
+from .policy_memory import published, seed_state
+from .status_writer import StatusWriter
 
 
 @dataclass(frozen=True)
@@ -49,22 +51,33 @@ class Step:
     notes: tuple[str, ...] = field(default=())  # non-fatal problems (e.g. settings not written)
 
 
-def ensure_deployment(
-    api: KubeApi, namespace: str, name: str, *, uid: str, spec: JobQueueSpec, replicas: int
+async def ensure_deployment(
+    api: KubeApi,
+    cache: DeploymentCache,
+    namespace: str,
+    name: str,
+    *,
+    uid: str,
+    spec: JobQueueSpec,
+    replicas: int,
 ) -> bool:
-    """Apply the rendered Deployment; create it (with ``replicas``) if missing. True if created."""
-    try:
-        api.read_deployment(namespace, deployment_name(name))
-    except LookupError:
-        body = render_deployment(name, namespace, spec, uid=uid, replicas=replicas)
+    """Apply the rendered Deployment; create it (with ``replicas``) if missing. True if created.
+
+    Whether it exists comes from the watch cache; a miss costs one GET.
+    """
+    if cache.get(namespace, deployment_name(name)) is None:
         try:
-            api.create_deployment(namespace, body)
-            return True
-        except ApiException as exc:
-            if exc.status != 409:  # 409: created meanwhile (handler and daemon race): apply
-                raise
+            cache.seen(await api.read_deployment(namespace, deployment_name(name)))
+        except LookupError:
+            body = render_deployment(name, namespace, spec, uid=uid, replicas=replicas)
+            try:
+                cache.seen(await api.create_deployment(namespace, body))
+                return True
+            except ApiError as exc:
+                if exc.status != 409:  # 409: created meanwhile (handler and daemon race): apply
+                    raise
     body = render_deployment(name, namespace, spec, uid=uid)
-    api.apply_deployment(namespace, deployment_name(name), body)
+    cache.seen(await api.apply_deployment(namespace, deployment_name(name), body))
     return False
 
 
@@ -76,51 +89,50 @@ class SecretBackedReader:
     """
 
     def __init__(
-        self, api: KubeApi, pool: RedisPool, namespace: str, name: str, spec: JobQueueSpec
+        self, api: KubeApi, pool: AsyncRedisPool, namespace: str, name: str, spec: JobQueueSpec
     ) -> None:
         self.api, self.pool = api, pool
         self.namespace, self.name, self.spec = namespace, name, spec
-        self._reader: QueueReader | None = None
+        self._reader: AsyncQueueReader | None = None
         self.endpoint: Endpoint | None = None  # as last resolved (the dashboard connects to it)
 
-    def connected(self) -> QueueReader:
+    async def connected(self) -> AsyncQueueReader:
         if self._reader is None:
-            read = self._read_secret
-            self.endpoint = resolve_endpoint(self.namespace, self.spec, read)
-            self._reader = reader_for(self.name, self.spec, self.pool.client(self.endpoint))
+            self.endpoint = resolve_endpoint(self.namespace, self.spec, await self._secrets())
+            self._reader = async_reader_for(self.name, self.spec, self.pool.client(self.endpoint))
         return self._reader
 
-    def _read_secret(self, namespace: str, name: str, key: str) -> bytes:
-        try:
-            return self.api.read_secret_key(namespace, name, key)
-        except LookupError:
-            raise LookupError(f"Secret {name!r} (key {key!r}) not found") from None
+    async def _secrets(self) -> Callable[[str, str, str], bytes]:
+        """The spec's Secret keys, read up front (resolving the endpoint is synchronous)."""
+        found: dict[tuple[str, str], bytes] = {}
+        for name, key in _secret_refs(self.spec):
+            try:
+                found[name, key] = await self.api.read_secret_key(self.namespace, name, key)
+            except LookupError:
+                raise LookupError(f"Secret {name!r} (key {key!r}) not found") from None
+        return lambda _namespace, name, key: found[name, key]
 
-    def read(self) -> QueueStats:
+    async def read(self) -> QueueStats:
         try:
-            return self.connected().read()
+            return await (await self.connected()).read()
         except Exception:
             self._reader = None
             raise
 
 
-def seed_state(status: Mapping[str, Any]) -> PolicyState:
-    """The policy's memory after an operator restart: the service time it last published.
-
-    Without it a restarted operator sizes a busy queue as a cold start (backlog per
-    replica) until a job finishes; a stale value is blended away by new completions.
-    """
-    known = status.get("serviceTimeSeconds")
-    if isinstance(known, int | float) and not isinstance(known, bool) and known > 0:
-        return PolicyState(service_time_s=float(known))
-    return PolicyState()
+def _secret_refs(spec: JobQueueSpec) -> list[tuple[str, str]]:
+    redis, tls = spec.redis, spec.redis.tls
+    refs = [redis.url_secret_ref, redis.username_secret_ref, redis.password_secret_ref]
+    refs.append(tls.ca_secret_ref if tls.enabled else None)
+    return [(ref.name, ref.key) for ref in refs if ref is not None]
 
 
 class QueueScaler:
     def __init__(
         self,
         api: KubeApi,
-        pool: RedisPool,
+        pool: AsyncRedisPool,
+        cache: DeploymentCache,
         *,
         namespace: str,
         name: str,
@@ -129,20 +141,26 @@ class QueueScaler:
         status: Mapping[str, Any],
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.api, self.pool, self.clock = api, pool, clock
+        self.api, self.pool, self.cache, self.clock = api, pool, cache, clock
         self.namespace, self.name, self.uid = namespace, name, uid
         self.spec = spec
         self.reader = SecretBackedReader(api, pool, namespace, name, spec)
-        self.actuator = KubeActuator(api, namespace, name)
-        self.reconciler = Reconciler(spec, self.reader, self.actuator, clock, seed_state(status))
+        self.actuator = KubeActuator(api, cache, namespace, name)
+        self.reconciler = AsyncReconciler(
+            spec, self.reader, self.actuator, clock, seed_state(status)
+        )
         self.scheduler = _scheduler(spec, clock)
         self.schedules: tuple[ScheduleState, ...] = ()  # as of the last tick that fired
         self.schedules_warned = False
-        self.status: dict[str, Any] = dict(status)  # as last written (or found)
+        self.writer = StatusWriter(status, self._patch)
         self.settings_written = False
         self.settings_warned = False  # one event per spec, not one per failed poll
         self.seen_deployment = False
         self.metrics_ok: bool | None = None  # None until the first read
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return self.writer.status
 
     def metrics_flipped(self, *, ok: bool) -> bool:
         """True when reads start failing, or work again after failing (an event's worth)."""
@@ -156,24 +174,25 @@ class QueueScaler:
         self.scheduler = _scheduler(spec, self.clock)
         self.settings_written = self.settings_warned = False
 
-    def step(self, generation: int) -> Step:
-        started = self.clock()
+    async def step(self, generation: int, behind: str | None = None) -> Step:
+        """One tick; ``behind``: why polling is late, if it is (see :mod:`.poll_lag`)."""
+        started = time.monotonic()
         # Schedules first: a fire's job is backlog for this very tick's decision.
-        notes = self._write_settings() + self._fire_schedules()
+        notes = await self._write_settings() + await self._fire_schedules()
         try:
-            tick = self.reconciler.tick()
+            tick = await self.reconciler.tick()
         except DeploymentMissing:
-            recreated = self._recreate()
-            return Step(None, self.clock() - started, recreated=recreated, notes=notes)
+            recreated = await self._recreate()
+            return Step(None, time.monotonic() - started, recreated=recreated, notes=notes)
         self.seen_deployment = True
-        patched = self._publish(tick, generation)
-        return Step(tick, self.clock() - started, status_patched=patched, notes=notes)
+        patched = await self._publish(tick, generation, behind)
+        return Step(tick, time.monotonic() - started, status_patched=patched, notes=notes)
 
-    def _write_settings(self) -> tuple[str, ...]:
+    async def _write_settings(self) -> tuple[str, ...]:
         if self.settings_written:
             return ()
         try:
-            self.reader.connected().configure(job_settings(self.spec.jobs))
+            await (await self.reader.connected()).configure(job_settings(self.spec.jobs))
         except Exception as exc:  # Redis down: the tick reports it; settings retried next step
             if self.settings_warned:
                 return ()
@@ -182,9 +201,9 @@ class QueueScaler:
         self.settings_written = True
         return ()
 
-    def _fire_schedules(self) -> tuple[str, ...]:
+    async def _fire_schedules(self) -> tuple[str, ...]:
         try:
-            self.schedules = self.scheduler.tick(self.reader.connected().queue)
+            self.schedules = await self.scheduler.atick((await self.reader.connected()).queue)
         except Exception as exc:  # Redis down: the tick reports it; due fires go next step
             if self.schedules_warned:
                 return ()
@@ -193,39 +212,38 @@ class QueueScaler:
         self.schedules_warned = False
         return ()
 
-    def _recreate(self) -> bool:
+    async def _recreate(self) -> bool:
         """Deployment gone: create it again at the count the loop last set (else minReplicas)."""
         applied = self.reconciler.applied
         replicas = applied if applied is not None else self.spec.scaling.min_replicas
-        ensure_deployment(
-            self.api, self.namespace, self.name, uid=self.uid, spec=self.spec, replicas=replicas
-        )
+        await ensure_deployment(
+            self.api, self.cache, self.namespace, self.name,
+            uid=self.uid, spec=self.spec, replicas=replicas,
+        )  # fmt: skip
         was_seen, self.seen_deployment = self.seen_deployment, False
         return was_seen
 
-    def _publish(self, tick: Tick, generation: int) -> bool:
+    async def _publish(self, tick: Tick, generation: int, behind: str | None) -> bool:
         new = status_mod.tick_status(
             tick, self.status, generation=generation,
-            paused=self.spec.scaling.paused, now=self.clock(),
+            paused=self.spec.scaling.paused, now=self.clock(), behind=behind,
         )  # fmt: skip
         if self.spec.schedules or self.status.get("schedules"):
             new["schedules"] = status_mod.schedule_status(self.schedules)
-        return self.patch_status(new)
+        new["policy"] = published(self.reconciler.state)
+        return await self.writer.write(new)
 
-    def patch_status(self, new: Mapping[str, Any]) -> bool:
-        diff = status_mod.changes(self.status, new)
-        if diff is None:
-            return False
-        self.api.patch_status(self.namespace, self.name, diff)
-        self.status.update(diff)
-        return True
+    async def _patch(self, diff: dict[str, Any]) -> None:
+        await self.api.patch_status(self.namespace, self.name, diff)
 
 
 def _scheduler(spec: JobQueueSpec, clock: Callable[[], float]) -> Scheduler:
     return Scheduler.for_spec(spec, clock)
 
 
-def _rewire(old: Reconciler, spec: JobQueueSpec, reader: SecretBackedReader) -> Reconciler:
+def _rewire(
+    old: AsyncReconciler, spec: JobQueueSpec, reader: SecretBackedReader
+) -> AsyncReconciler:
     """New spec and reader; the policy's memory survives unless the queue itself moved."""
     moved = (spec.redis, spec.queue_name) != (old.spec.redis, old.spec.queue_name)
     old.update_spec(spec)

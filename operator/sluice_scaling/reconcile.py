@@ -7,8 +7,12 @@ changes. Everything that touches Redis, the Kubernetes API or processes sits
 behind those two small protocols, so both front ends drive the very same
 loop, and tests drive it with plain fakes.
 
-The code is synchronous on purpose: the Kubernetes client and the pooled Redis
-clients are blocking, and Kopf runs a tick with ``asyncio.to_thread``.
+The decision between the read and the scale is :meth:`Reconciler.plan` and
+:meth:`Reconciler.commit`, which do no I/O. Two front doors wrap them:
+:class:`Reconciler` over blocking edges (local mode ticks on its own thread)
+and :class:`AsyncReconciler` over awaitable ones (the operator runs thousands
+of queues on one event loop, no thread per poll). Both ticks are the same few
+lines around the same plan, so the two modes cannot drift apart.
 """
 
 from __future__ import annotations
@@ -53,6 +57,36 @@ class Actuator(Protocol):
         """Set the replica count; on a scale-down, stop idle workers first."""
 
 
+class AsyncStatsReader(Protocol):
+    """:class:`StatsReader` on the event loop."""
+
+    async def read(self) -> QueueStats: ...
+
+
+class AsyncActuator(Protocol):
+    """:class:`Actuator` on the event loop."""
+
+    async def current(self) -> ReplicaCount: ...
+
+    async def scale(self, replicas: int, workers: tuple[WorkerInfo, ...]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a tick will do, decided before any write: the pure middle of a tick."""
+
+    decision: Decision
+    state: PolicyState
+    stats: QueueStats | None
+    error: str | None
+    current: ReplicaCount
+    target: int
+
+    @property
+    def scales(self) -> bool:
+        return self.target != self.current.desired
+
+
 @dataclass(frozen=True)
 class Tick:
     """What one tick saw and did."""
@@ -76,20 +110,16 @@ def describe_error(exc: BaseException) -> str:
     return text[:_MAX_ERROR_CHARS]
 
 
-class Reconciler:
-    """Drives one queue's workload; keeps the policy state between ticks."""
+class ReconcileCore:
+    """One queue's memory between ticks and the pure middle of a tick (no edges)."""
 
     def __init__(
         self,
         spec: JobQueueSpec,
-        reader: StatsReader,
-        actuator: Actuator,
         clock: Callable[[], float] = time.time,
         state: PolicyState | None = None,
     ) -> None:
         self.spec = spec
-        self.reader = reader  # swappable: a spec change may move the queue
-        self._actuator = actuator
         self._clock = clock
         self.state = state or PolicyState()  # a restart may seed what was learnt before
         self._previous: QueueStats | None = None
@@ -104,9 +134,8 @@ class Reconciler:
         """Take a new spec; the policy's memory (rates, windows) carries over."""
         self.spec = spec
 
-    def tick(self) -> Tick:
-        stats, error = self._read()
-        current = self._actuator.current()
+    def plan(self, stats: QueueStats | None, error: str | None, current: ReplicaCount) -> Plan:
+        """Decide from a snapshot and the workload's count; no I/O, nothing kept yet."""
         obs = Observation(
             stats=stats,
             previous=self._previous,
@@ -117,12 +146,19 @@ class Reconciler:
         )
         decision, state = decide(self.spec.scaling, obs, self.state, self._clock())
         target = self._target(decision, current, stats is not None)
-        scaled_from = self._apply(target, current, stats)
-        # Committed only once the scale went through: a failed scale is retried next tick.
-        self.state = state
-        if stats is not None:
-            self._previous = stats
-        return Tick(decision, stats, error, scaled_from, current, target)
+        return Plan(decision, state, stats, error, current, target)
+
+    def commit(self, plan: Plan) -> Tick:
+        """Keep what the tick learnt, once its scale (if any) went through.
+
+        A scale that raised never gets here, so it is decided and tried again next tick.
+        """
+        self._remember(plan.target)
+        self.state = plan.state
+        if plan.stats is not None:
+            self._previous = plan.stats
+        scaled_from = plan.current.desired if plan.scales else None
+        return Tick(plan.decision, plan.stats, plan.error, scaled_from, plan.current, plan.target)
 
     def _owned_count(self, current: ReplicaCount) -> int:
         """The count the policy starts from: ours, unless paused (then the workload's own).
@@ -135,12 +171,6 @@ class Reconciler:
             return current.desired
         return self._applied
 
-    def _read(self) -> tuple[QueueStats | None, str | None]:
-        try:
-            return self.reader.read(), None
-        except Exception as exc:  # any read failure means "no metrics" to the policy
-            return None, describe_error(exc)
-
     def _target(self, decision: Decision, current: ReplicaCount, have_data: bool) -> int:
         """The decision, but never a scale-down on missing data except to a lowered maximum.
 
@@ -151,15 +181,62 @@ class Reconciler:
             return decision.replicas
         return min(max(decision.replicas, current.desired), self.spec.scaling.max_replicas)
 
-    def _apply(self, target: int, current: ReplicaCount, stats: QueueStats | None) -> int | None:
-        if target == current.desired:
-            self._remember(target)
-            return None
-        workers = stats.workers if stats is not None else ()
-        self._actuator.scale(target, workers)
-        self._remember(target)
-        return current.desired
-
     def _remember(self, replicas: int) -> None:
         if not self.spec.scaling.paused:
             self._applied = replicas
+
+
+def _workers(plan: Plan) -> tuple[WorkerInfo, ...]:
+    return plan.stats.workers if plan.stats is not None else ()
+
+
+class Reconciler(ReconcileCore):
+    """Drives one queue's workload over blocking edges (local mode)."""
+
+    def __init__(
+        self,
+        spec: JobQueueSpec,
+        reader: StatsReader,
+        actuator: Actuator,
+        clock: Callable[[], float] = time.time,
+        state: PolicyState | None = None,
+    ) -> None:
+        super().__init__(spec, clock, state)
+        self.reader = reader  # swappable: a spec change may move the queue
+        self._actuator = actuator
+
+    def tick(self) -> Tick:
+        try:
+            stats, error = self.reader.read(), None
+        except Exception as exc:  # any read failure means "no metrics" to the policy
+            stats, error = None, describe_error(exc)
+        plan = self.plan(stats, error, self._actuator.current())
+        if plan.scales:
+            self._actuator.scale(plan.target, _workers(plan))
+        return self.commit(plan)
+
+
+class AsyncReconciler(ReconcileCore):
+    """The same tick over awaitable edges: the operator runs thousands on one event loop."""
+
+    def __init__(
+        self,
+        spec: JobQueueSpec,
+        reader: AsyncStatsReader,
+        actuator: AsyncActuator,
+        clock: Callable[[], float] = time.time,
+        state: PolicyState | None = None,
+    ) -> None:
+        super().__init__(spec, clock, state)
+        self.reader = reader
+        self._actuator = actuator
+
+    async def tick(self) -> Tick:
+        try:
+            stats, error = await self.reader.read(), None
+        except Exception as exc:
+            stats, error = None, describe_error(exc)
+        plan = self.plan(stats, error, await self._actuator.current())
+        if plan.scales:
+            await self._actuator.scale(plan.target, _workers(plan))
+        return self.commit(plan)

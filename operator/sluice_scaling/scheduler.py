@@ -1,10 +1,13 @@
 """Firing a queue's cron schedules: the I/O around :mod:`sluice_scaling.schedules`.
 
-Both front ends (the operator's per-queue loop and ``sluice up``) call
-:meth:`Scheduler.tick` once per poll. A tick reads every schedule's last fire
-from Redis (one call), plans each schedule purely, and sends each schedule's
-fires in one script call that enqueues only what is later than the recorded
-last fire and records the new one in the same step. So two reconcilers, a
+Both front ends call it once per poll: ``sluice up`` with a blocking
+:class:`~sluice.Queue` (:meth:`Scheduler.tick`), the operator's loop with an
+:class:`~sluice.AsyncQueue` (:meth:`Scheduler.atick`); what happens between
+the calls (plans, which stale fires to cancel, what to show) is shared. A
+tick reads every schedule's last fire from Redis (one call), plans each
+schedule purely, and sends each schedule's fires in one script call that
+enqueues only what is later than the recorded last fire and records the new
+one in the same step. So two reconcilers, a
 restart or a hand-over fire each time once, and a crash between enqueue and
 record cannot happen. What the reconciler publishes (definition, next fire) is
 written only when it changed.
@@ -17,12 +20,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sluice import Queue
+from sluice import AsyncQueue, Queue
 from sluice.protocol.messages import NewJob
 from sluice.queue import new_job
 from sluice.schedule_record import ScheduleRecord
 
-from .schedules import MAX_FIRES_PER_TICK, Cron, check_cron, fire_id, grace_ms, plan
+from .schedules import MAX_FIRES_PER_TICK, Cron, Plan, check_cron, fire_id, grace_ms, plan
 from .spec import JobQueueSpec, ScheduleSpec
 
 
@@ -35,6 +38,10 @@ class ScheduleState:
     next_fire: float | None
     fired: int = 0  # jobs this tick added
     skipped: int = 0  # missed fires this tick dropped (Skip policy)
+
+
+# The fire script's arguments for one schedule (name, mark, jobs), or None: nothing to record.
+Fire = tuple[str, int, list[tuple[int, NewJob]]] | None
 
 
 def _pending(record: ScheduleRecord, now: int, mark: int) -> list[int]:
@@ -92,39 +99,86 @@ class Scheduler:
         now = int(self._clock() * 1000)
         marks = queue.schedule_marks()
         if self._published is None:  # once per spec: a spec change makes a new Scheduler
-            self._retire_stale(queue, marks, now)
-        states = tuple(
-            self._fire(queue, spec, marks.get(spec.name), now) for spec in self.schedules
-        )
-        self._publish(queue, states)
+            cancel, forget = self._stale(queue.schedules(), marks, now)
+            for job_id in cancel:
+                queue.cancel(job_id)
+            for name in forget:
+                queue.forget_schedule(name)
+        todos = [self._plan(spec, marks.get(spec.name), now) for spec in self.schedules]
+        fired = [queue.fire_schedule(*fire) if fire else 0 for _, _, fire in todos]
+        states = self._states(todos, marks, fired, now)
+        if (records := self._changed(states)) is not None:
+            queue.publish_schedules(records)
+            self._published = records
         return states
 
-    def _retire_stale(self, queue: Queue, marks: dict[str, int], now: int) -> None:
+    async def atick(self, queue: AsyncQueue) -> tuple[ScheduleState, ...]:
+        """:meth:`tick` on the event loop, with the same plans in between."""
+        if not self.schedules and self._published == ():
+            return ()
+        now = int(self._clock() * 1000)
+        marks = await queue.schedule_marks()
+        if self._published is None:
+            cancel, forget = self._stale(await queue.schedules(), marks, now)
+            for job_id in cancel:
+                await queue.cancel(job_id)
+            for name in forget:
+                await queue.forget_schedule(name)
+        todos = [self._plan(spec, marks.get(spec.name), now) for spec in self.schedules]
+        fired = [await queue.fire_schedule(*fire) if fire else 0 for _, _, fire in todos]
+        states = self._states(todos, marks, fired, now)
+        if (records := self._changed(states)) is not None:
+            await queue.publish_schedules(records)
+            self._published = records
+        return states
+
+    def _stale(
+        self, records: Sequence[ScheduleRecord], marks: dict[str, int], now: int
+    ) -> tuple[list[str], list[str]]:
         """Schedules removed, or whose cron or zone changed, since they were published: the
         fires sent ahead under the old definition are cancelled, and a changed one starts
-        afresh (as a first sight), so it neither runs the old times nor skips the new ones."""
+        afresh (as a first sight), so it neither runs the old times nor skips the new ones.
+        Returns (job ids to cancel, schedules to forget); ``marks`` loses the forgotten."""
         current = {s.name: s for s in self.schedules}
-        for record in queue.schedules():
+        cancel, forget = [], []
+        for record in records:
             spec = current.get(record.name)
             if spec is not None and (spec.cron, spec.time_zone) == (record.cron, record.time_zone):
                 continue
             mark = marks.get(record.name)
             if mark is not None and mark > now:
-                for at in _pending(record, now, mark):
-                    queue.cancel(fire_id(record.name, at))
+                cancel += [fire_id(record.name, at) for at in _pending(record, now, mark)]
             if spec is not None:
-                queue.forget_schedule(record.name)
+                forget.append(record.name)
                 marks.pop(record.name, None)
+        return cancel, forget
 
-    def _fire(self, queue: Queue, spec: ScheduleSpec, last: int | None, now: int) -> ScheduleState:
+    def _plan(self, spec: ScheduleSpec, last: int | None, now: int) -> tuple[Cron, Plan, Fire]:
+        """One schedule's plan, and the fire script's arguments (None: nothing to record)."""
         cron = Cron(spec.cron, spec.time_zone)
         todo = plan(cron, spec.catch_up, last, now, self.grace, lead=self.lead)
-        fired = 0
         if last is None and todo.mark is not None:
             self._baseline[spec.name] = todo.mark
-        if todo.mark is not None:
-            jobs = [(at, self._job(spec, at, now)) for at in todo.fires]
-            fired = queue.fire_schedule(spec.name, todo.mark, jobs)
+        if todo.mark is None:
+            return cron, todo, None
+        jobs = [(at, self._job(spec, at, now)) for at in todo.fires]
+        return cron, todo, (spec.name, todo.mark, jobs)
+
+    def _states(
+        self,
+        todos: list[tuple[Cron, Plan, Fire]],
+        marks: dict[str, int],
+        fired: list[int],
+        now: int,
+    ) -> tuple[ScheduleState, ...]:
+        return tuple(
+            self._state(spec, cron, todo, marks.get(spec.name), count, now)
+            for spec, (cron, todo, _), count in zip(self.schedules, todos, fired, strict=True)
+        )
+
+    def _state(  # noqa: PLR0917  (the parts of one schedule's tick, in their order)
+        self, spec: ScheduleSpec, cron: Cron, todo: Plan, last: int | None, fired: int, now: int
+    ) -> ScheduleState:
         newest = todo.mark if todo.mark is not None else last
         shown = cron.latest(min(now, newest)) if newest is not None else None
         if shown is not None and shown <= self._baseline.get(spec.name, -1):
@@ -143,8 +197,7 @@ class Scheduler:
         delay = max(0, at - now) / 1000  # a fire sent ahead waits in the delayed set
         return new_job(spec.task, spec.payload, id=fire_id(spec.name, at), delay=delay)
 
-    def _publish(self, queue: Queue, states: tuple[ScheduleState, ...]) -> None:
+    def _changed(self, states: tuple[ScheduleState, ...]) -> tuple[ScheduleRecord, ...] | None:
+        """The records to publish, or None when they are what was published last."""
         records = tuple(_record(spec, st) for spec, st in zip(self.schedules, states, strict=True))
-        if records != self._published:
-            queue.publish_schedules(records)
-            self._published = records
+        return None if records == self._published else records

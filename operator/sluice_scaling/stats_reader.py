@@ -5,6 +5,12 @@ are pooled per endpoint (URL, credentials, TLS), so queues on one server share
 one connection pool, and each poll is one round trip (``Queue.stats()`` runs
 one read-only script). Credentials are resolved from the JobQueue's Secrets
 and live only in :class:`Endpoint` (never in its repr) and the client.
+
+Two pools, one per front end: :class:`RedisPool` hands out blocking clients
+(local mode), :class:`AsyncRedisPool` asyncio clients (the operator, whose
+polls all share one event loop). An asyncio client's connections are capped
+(:data:`MAX_CONNECTIONS`) and a poll beyond the cap waits for a free one: a
+slow Redis then costs latency, not thousands of sockets.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sluice import Queue
+from sluice import AsyncQueue, Queue
 from sluice.connection import connect, redact
 from sluice.job_settings import JobSettings
 from sluice.protocol.scripts import AsyncClient, SyncClient
@@ -28,6 +34,9 @@ from .spec import JobQueueSpec, JobsSpec, SecretKeyRef
 
 # (namespace, secret name, key) -> the key's bytes; raises when it cannot.
 SecretReader = Callable[[str, str, str], bytes]
+# Connections per endpoint for the asyncio pool: a poll holds one for a round trip of
+# about a millisecond, so even thousands of queues polled every few seconds need few.
+MAX_CONNECTIONS = 16
 
 
 @dataclass(frozen=True)
@@ -104,15 +113,11 @@ class RedisPool:
         )
 
     def _ca_file(self, pem: bytes | None) -> str | None:
-        """redis-py wants a CA *file*: write each bundle once, named by its digest."""
         if pem is None:
             return None
         if self._ca_dir is None:
             self._ca_dir = Path(tempfile.mkdtemp(prefix="sluice-ca-"))  # mode 0700
-        path = self._ca_dir / f"{hashlib.sha256(pem).hexdigest()[:16]}.pem"
-        if not path.exists():
-            path.write_bytes(pem)
-        return str(path)
+        return ca_file(self._ca_dir, pem)
 
     def __len__(self) -> int:
         return len(self._clients)
@@ -128,6 +133,48 @@ class RedisPool:
         with self._lock:
             clients = list(self._async_clients.values())
             self._async_clients.clear()
+        for client in clients:
+            await client.aclose()
+
+
+def ca_file(directory: Path, pem: bytes) -> str:
+    """redis-py wants a CA *file*: write each bundle once, named by its digest."""
+    path = directory / f"{hashlib.sha256(pem).hexdigest()[:16]}.pem"
+    if not path.exists():
+        path.write_bytes(pem)
+    return str(path)
+
+
+class AsyncRedisPool:
+    """One asyncio client per endpoint, for one event loop; connections capped per endpoint."""
+
+    def __init__(self, max_connections: int = MAX_CONNECTIONS) -> None:
+        self._clients: dict[Endpoint, AsyncClient] = {}
+        self._ca_dir: Path | None = None
+        self.max_connections = max_connections
+
+    def client(self, endpoint: Endpoint) -> AsyncClient:
+        found = self._clients.get(endpoint)
+        if found is None:
+            found = self._clients[endpoint] = self._connect(endpoint)
+        return found
+
+    def _connect(self, endpoint: Endpoint) -> AsyncClient:
+        if endpoint.ca_pem is not None and self._ca_dir is None:
+            self._ca_dir = Path(tempfile.mkdtemp(prefix="sluice-ca-"))  # mode 0700
+        ca = None if endpoint.ca_pem is None else ca_file(self._ca_dir or Path(), endpoint.ca_pem)
+        client: AsyncClient = connect(
+            endpoint.url, username=endpoint.username, password=endpoint.password,
+            tls_ca_file=ca, tls_insecure=endpoint.insecure, async_=True,
+            cluster=endpoint.cluster, max_connections=self.max_connections,
+        )  # fmt: skip
+        return client
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    async def close(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()
 
@@ -164,6 +211,26 @@ class QueueReader:
 def reader_for(name: str, spec: JobQueueSpec, client: SyncClient) -> QueueReader:
     horizon = spec.scaling.prescale_horizon_seconds
     return QueueReader(Queue(queue_name(name, spec), redis=client), horizon_s=horizon)
+
+
+class AsyncQueueReader:
+    """:class:`QueueReader` on the event loop: one ``AsyncQueue.stats()`` round trip."""
+
+    def __init__(self, queue: AsyncQueue) -> None:
+        self.queue = queue
+
+    async def read(self) -> QueueStats:
+        return await self.queue.stats()
+
+    async def configure(self, settings: JobSettings) -> None:
+        await self.queue.configure(settings)
+
+    async def purge(self) -> int:
+        return await self.queue.purge()
+
+
+def async_reader_for(name: str, spec: JobQueueSpec, client: AsyncClient) -> AsyncQueueReader:
+    return AsyncQueueReader(AsyncQueue(queue_name(name, spec), redis=client))
 
 
 def job_settings(jobs: JobsSpec) -> JobSettings:

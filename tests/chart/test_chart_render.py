@@ -125,10 +125,15 @@ def _operator_role(objs: list[Obj]) -> Obj:
     return role
 
 
+def _watch_roles(objs: list[Obj], kind: str) -> list[Obj]:
+    """Roles (or bindings) for the watched namespaces, without leader election's."""
+    return [o for o in of_kind(objs, kind) if not o["metadata"]["name"].endswith("-election")]
+
+
 def test_cluster_wide_rbac_is_exactly_the_operators_rules() -> None:
     objs = render()
-    assert not of_kind(objs, "Role")
-    assert not of_kind(objs, "RoleBinding")
+    assert not _watch_roles(objs, "Role")
+    assert not _watch_roles(objs, "RoleBinding")
     assert _rules(_operator_role(objs)) == rbac.as_manifest_rules(cluster=True)
     binding = one(objs, "ClusterRoleBinding")
     account = one(objs, "ServiceAccount")["metadata"]
@@ -151,11 +156,11 @@ def test_namespaced_rbac_is_a_role_per_namespace_and_nothing_cluster_wide() -> N
             "jobqueues/status",
         }
     assert not of_kind(objs, "ClusterRoleBinding")
-    roles = of_kind(objs, "Role")
+    roles = _watch_roles(objs, "Role")
     assert [r["metadata"]["namespace"] for r in roles] == ["team-a", "team-b"]
     for role in roles:
         assert _rules(role) == rbac.as_manifest_rules(cluster=False)
-    bindings = of_kind(objs, "RoleBinding")
+    bindings = _watch_roles(objs, "RoleBinding")
     assert [b["metadata"]["namespace"] for b in bindings] == ["team-a", "team-b"]
     account = one(objs, "ServiceAccount")["metadata"]["name"]
     for binding in bindings:
@@ -204,13 +209,68 @@ def test_log_settings_and_image_tag_follow_values() -> None:
     assert _operator({})["image"].endswith(f":{__version__}")  # appVersion
 
 
-def test_operator_deployment_is_single_and_recreated() -> None:
-    deployment = one(render(), "Deployment")
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+def test_operator_runs_two_replicas_one_leading_through_a_lease() -> None:
+    objs = render()
+    deployment = one(objs, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     pod = deployment["spec"]["template"]["spec"]
-    assert pod["serviceAccountName"] == one(render(), "ServiceAccount")["metadata"]["name"]
+    assert pod["serviceAccountName"] == one(objs, "ServiceAccount")["metadata"]["name"]
     assert pod["securityContext"]["runAsUser"] == 10001  # the USER of operator/Dockerfile
+    args = parse_args(pod["containers"][0]["args"])
+    assert args.leader_elect
+    assert args.lease_namespace == NAMESPACE
+    assert args.retry_period < args.renew_deadline < args.lease_duration
+    env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in pod["containers"][0]["env"]}
+    assert env == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
+
+
+def test_leader_election_role_is_exactly_the_lease_rules_in_the_release_namespace() -> None:
+    objs = render(VALUE_SETS["namespaced"])  # whatever is watched, the Lease is at home
+    [role] = [r for r in of_kind(objs, "Role") if r["metadata"]["name"].endswith("-election")]
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert _rules(role) == rbac.leader_manifest_rules()
+    [binding] = [
+        b for b in of_kind(objs, "RoleBinding") if b["metadata"]["name"].endswith("-election")
+    ]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"][0]["name"] == one(objs, "ServiceAccount")["metadata"]["name"]
+
+
+def test_replicas_spread_over_nodes_and_a_drain_keeps_one() -> None:
+    objs = render()
+    pod = one(objs, "Deployment")["spec"]["template"]
+    anti = pod["spec"]["affinity"]["podAntiAffinity"]
+    [term] = anti["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= (
+        pod["metadata"]["labels"].items()
+    )
+    pdb = one(objs, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    hard = one(render({"podAntiAffinity": "hard"}), "Deployment")["spec"]["template"]["spec"]
+    assert "requiredDuringSchedulingIgnoredDuringExecution" in hard["affinity"]["podAntiAffinity"]
+
+
+def test_one_replica_without_leader_election_is_recreated_and_has_no_lease() -> None:
+    values = {"replicaCount": 1, "leaderElection": {"enabled": False}}
+    objs = render(values)
+    deployment = one(objs, "Deployment")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert not of_kind(objs, "PodDisruptionBudget")
+    assert not [r for r in of_kind(objs, "Role") if r["metadata"]["name"].endswith("-election")]
+    args = parse_args(deployment["spec"]["template"]["spec"]["containers"][0]["args"])
+    assert not args.leader_elect
+
+
+def test_two_replicas_without_leader_election_are_refused() -> None:
+    result = helm_run("template", "x", str(CHART), values={"leaderElection": {"enabled": False}})
+    assert result.returncode != 0
+    assert "needs leaderElection.enabled" in result.stderr
 
 
 def test_metrics_service_selects_only_the_operator_pod() -> None:

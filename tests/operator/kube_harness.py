@@ -16,6 +16,9 @@ What KMock does not do, and what this harness does about it:
   pods by hand when they need them.
 - No ``metadata.generateName``: :class:`Emulator` names such objects (Kopf's
   events) itself, or every event after the first would conflict.
+- No optimistic concurrency: for Leases, :class:`Emulator` keeps a
+  ``resourceVersion`` and answers 409 to a write that names an older one, as
+  the API server does; leader election depends on exactly that.
 
 Every request KMock serves is kept; each test's teardown checks that the
 operator made no call outside :data:`sluice_operator.rbac.RULES`.
@@ -47,6 +50,7 @@ CRD = Path(__file__).parents[2] / "crds" / "jobqueues.sluice.dev.yaml"
 NS = "default"
 JQ = "sluice.dev/v1alpha1/jobqueues"
 DEPLOY = "apps/v1/deployments"
+LEASES = "coordination.k8s.io/v1/leases"
 T = TypeVar("T")
 
 VERB = {
@@ -60,16 +64,40 @@ VERB = {
 
 
 class Emulator(kmock.KubernetesEmulator):
-    """KMock plus ``generateName``, which Kopf uses for every event it posts."""
+    """KMock plus ``generateName`` (Kopf's events) and resourceVersion checks on Leases."""
 
     _generated = itertools.count(1)
+    _lease_lock: asyncio.Lock | None = None
 
     async def _handle(self, request: Any) -> Any:
         meta: Any = request.data.get("metadata") if isinstance(request.data, dict) else None
         creating = request.action == kmock.action.CREATE and meta and not meta.get("name")
         if creating and (prefix := meta.get("generateName")):
             meta["name"] = f"{prefix}{next(self._generated):05d}"
-        return await super()._handle(request)
+        writes = (kmock.action.CREATE, kmock.action.UPDATE)
+        if (
+            request.resource is None
+            or request.resource.plural != "leases"
+            or (request.action not in writes)
+        ):
+            return await super()._handle(request)
+        self._lease_lock = self._lease_lock or asyncio.Lock()
+        async with self._lease_lock:  # the check and the write as one step
+            self._check_version(request)
+            return await super()._handle(request)
+
+    def _check_version(self, request: Any) -> None:
+        meta = request.data.setdefault("metadata", {})
+        key = (request.resource, request.namespace, request.name or meta.get("name"))
+        stored = self._objects[key] if key in self._objects else None  # noqa: SIM401 (no .get)
+        if stored is None or stored.deleted:
+            meta["resourceVersion"] = "1"
+            return
+        current = (stored.raw.get("metadata") or {}).get("resourceVersion") or "1"
+        sent = meta.get("resourceVersion")
+        if sent is not None and sent != current:
+            raise kmock.KubernetesError(409, "Conflict", "the object has been modified")
+        meta["resourceVersion"] = str(int(current) + 1)
 
 
 def _crd_info() -> kmock.ResourceInfo:
@@ -93,7 +121,7 @@ def declare(server: Any) -> None:
     server.resources[JQ] = _crd_info()
     verbs = {"get", "list", "watch", "create", "patch", "delete"}
     namespaced = [(DEPLOY, "Deployment"), ("v1/pods", "Pod"), ("v1/secrets", "Secret"),
-                  ("v1/events", "Event")]  # fmt: skip
+                  ("v1/events", "Event"), (LEASES, "Lease")]  # fmt: skip
     for res, kind in namespaced:
         server.resources[res] = kmock.ResourceInfo(kind=kind, namespaced=True, verbs=verbs)
     crds = "apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -275,13 +303,17 @@ async def running(
     stop, ready = threading.Event(), threading.Event()
     registry = op.registry()
 
-    def run() -> None:
-        asyncio.run(
-            kopf.operator(
+    async def serve() -> None:
+        try:
+            await kopf.operator(
                 registry=registry, settings=settings, standalone=True,
                 clusterwide=not watched, namespaces=watched, stop_flag=stop, ready_flag=ready,
-            )
-        )  # fmt: skip
+            )  # fmt: skip
+        finally:  # as sluice-operator does: whatever a late tick opened is closed on its loop
+            await op.close()
+
+    def run() -> None:
+        asyncio.run(serve())
 
     thread = threading.Thread(target=run, name="operator", daemon=True)
     thread.start()
@@ -292,4 +324,4 @@ async def running(
         stop.set()
         await asyncio.to_thread(thread.join, 20)
         assert not thread.is_alive()
-        op.pool.close()
+        assert len(op.pool) == 0, "the cleanup handler closes the Redis clients"

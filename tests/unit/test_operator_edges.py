@@ -9,7 +9,7 @@ import pytest
 from sluice.stats import WorkerInfo
 from sluice_operator.kube.actuator import UNREPORTED_COST, deletion_costs
 from sluice_operator.main import namespaces, parse_args
-from sluice_operator.scaler import seed_state
+from sluice_operator.policy_memory import seed_state
 from sluice_scaling.spec import parse_spec
 from sluice_scaling.stats_reader import job_settings, resolve_endpoint
 

@@ -155,6 +155,7 @@ def connect(
     tls_insecure: bool = ...,
     async_: Literal[False] = ...,
     cluster: Literal[False] = ...,
+    max_connections: int | None = ...,
 ) -> redis.Redis: ...
 
 
@@ -168,6 +169,7 @@ def connect(
     tls_insecure: bool = ...,
     async_: Literal[True],
     cluster: Literal[False] = ...,
+    max_connections: int | None = ...,
 ) -> redis.asyncio.Redis: ...
 
 
@@ -181,6 +183,7 @@ def connect(
     tls_insecure: bool = ...,
     async_: bool = ...,
     cluster: bool = ...,
+    max_connections: int | None = ...,
 ) -> Any: ...
 
 
@@ -193,12 +196,20 @@ def connect(
     tls_insecure: bool = False,
     async_: bool = False,
     cluster: bool = False,
+    max_connections: int | None = None,
 ) -> Any:
-    """A client for ``url`` (a cluster client with ``cluster=True``); no I/O happens yet."""
+    """A client for ``url`` (a cluster client with ``cluster=True``); no I/O happens yet.
+
+    ``max_connections`` caps the client's pool (per node for a cluster). For a
+    shared asyncio client a caller past the cap waits for a free connection
+    (up to the socket timeout) rather than failing: many coroutines share it.
+    """
     url = check_url(url)
     options = _options(url, username, password, tls_ca_file, tls_insecure)
     if async_ or cluster:
         options.pop("connection_class", None)  # the asyncio and cluster clients have their own
+    if max_connections is not None:
+        options["max_connections"] = max_connections
     try:
         return _client(url, options, async_=async_, cluster=cluster)
     except (ValueError, TypeError) as exc:
@@ -217,5 +228,10 @@ def _client(url: str, options: dict[str, Any], *, async_: bool, cluster: bool) -
         return redis.cluster.RedisCluster.from_url(url, **options)
     if async_:
         retry_async = redis.asyncio.retry.Retry(backoff, 3)
+        if "max_connections" in options:
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                url, retry=retry_async, timeout=SOCKET_TIMEOUT_S, **options
+            )
+            return redis.asyncio.Redis.from_pool(pool)
         return redis.asyncio.Redis.from_url(url, retry=retry_async, **options)
     return redis.Redis.from_url(url, retry=Retry(backoff, 3), **options)

@@ -674,6 +674,40 @@ class AsyncQueue(_QueueBase):
     async def settings(self) -> JobSettings:
         return JobSettings.from_config(await self.client.hgetall(self.keys.config))
 
+    async def fire_schedule(
+        self, schedule: str, mark_ms: int, fires: Iterable[tuple[int, NewJob]] = ()
+    ) -> int:
+        """:meth:`Queue.fire_schedule` on the event loop."""
+        return await self.protocol.run(ops.fire(self.name, schedule, mark_ms, list(fires)))
+
+    async def schedule_marks(self) -> dict[str, int]:
+        """Each schedule's last recorded fire time (ms)."""
+        pairs: list[Any] = await self.client.zrange(self.keys.sched, 0, -1, withscores=True)
+        return {ops.text(name): int(score) for name, score in pairs}
+
+    async def forget_schedule(self, schedule: str) -> None:
+        """:meth:`Queue.forget_schedule` on the event loop."""
+        await self.client.zrem(self.keys.sched, schedule)
+
+    async def schedules(self) -> list[ScheduleRecord]:
+        """The published schedules, by name."""
+        raw = await self.client.hgetall(self.keys.schedinfo)
+        published = {ops.text(k): v for k, v in raw.items()}
+        return [schedule_record.parse(name, published[name]) for name in sorted(published)]
+
+    async def publish_schedules(self, records: Iterable[ScheduleRecord]) -> None:
+        """:meth:`Queue.publish_schedules` on the event loop."""
+        values = {r.name: r.to_json() for r in records}
+        known = self._ids(await self.client.hkeys(self.keys.schedinfo))
+        gone = [n for n in known if n not in values]
+        pipe = self.client.pipeline(transaction=False)
+        if values:
+            pipe.hset(self.keys.schedinfo, mapping=values)  # type: ignore[arg-type]
+        if gone:
+            pipe.hdel(self.keys.schedinfo, *gone)
+            pipe.zrem(self.keys.sched, *gone)
+        await pipe.execute()
+
     async def purge(self) -> int:
         deleted = 0
         batch: list[Any] = []

@@ -61,6 +61,24 @@ class ScheduleStatus(_Model):
     """When the schedule fires next; unset when it never fires again."""
 
 
+class WindowEntry(_Model):
+    """One recommendation of the scale-down stabilisation window."""
+
+    time: datetime.datetime | None = None
+    """When the recommendation was made."""
+    replicas: int | None = Field(default=None, ge=0)
+    """The replicas recommended then."""
+
+
+class PolicyMemory(_Model):
+    """The autoscaler's memory, so that an operator that restarts or takes over continues."""
+
+    window: list[WindowEntry] | None = None
+    """The scale-down window as its running maxima (each larger than every later one)."""
+    last_active_time: datetime.datetime | None = None
+    """When a job last waited, ran or arrived (the idle clock)."""
+
+
 class JobQueueStatus(_Model):
     """What the operator observed and decided; written only by the operator."""
 
@@ -100,11 +118,12 @@ class JobQueueStatus(_Model):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
     """The cron schedules' last and next fire times."""
+    policy: PolicyMemory | None = None
     conditions: list[Condition] | None = Field(
         default=None,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
-    """Ready, MetricsAvailable, ScalingLimited, Saturated and Paused."""
+    """Ready, MetricsAvailable, ScalingLimited, Saturated, Paused and PollingOnTime."""
     kopf: dict[str, Any] | None = None
     """The Kopf framework's handler progress (fallback storage)."""
 

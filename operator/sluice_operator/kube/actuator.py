@@ -1,5 +1,6 @@
 """The Kubernetes actuator: a Deployment's replica count, with idle pods removed first.
 
+The count comes from the watch cache (:mod:`.cache`), not a GET per tick.
 Before a scale-down it sets ``controller.kubernetes.io/pod-deletion-cost`` on
 the worker pods from the workers' own busy reports (the ReplicaSet controller
 deletes the lowest cost first), so idle pods go and busy ones finish their
@@ -17,6 +18,7 @@ from sluice_scaling.reconcile import ReplicaCount
 
 from ..deployment import deployment_name, selector_labels
 from .api import KubeApi, NotFound
+from .cache import DeploymentCache
 
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 # A pod with no heartbeat (starting, or stuck) is worth least: it holds no jobs we know of.
@@ -57,35 +59,36 @@ def _matches(pod: Mapping[str, Any], selector: Mapping[str, str]) -> bool:
 class KubeActuator:
     """Scales the worker Deployment of one JobQueue."""
 
-    def __init__(self, api: KubeApi, namespace: str, name: str) -> None:
-        self.api = api
+    def __init__(self, api: KubeApi, cache: DeploymentCache, namespace: str, name: str) -> None:
+        self.api, self.cache = api, cache
         self.namespace = namespace
         self.name = name
         self.deployment = deployment_name(name)
-        self._last: ReplicaCount | None = None  # read this tick: saves a GET before scaling
 
-    def current(self) -> ReplicaCount:
-        try:
-            body = self.api.read_deployment(self.namespace, self.deployment)
+    async def current(self) -> ReplicaCount:
+        found = self.cache.get(self.namespace, self.deployment)
+        if found is not None:
+            return found
+        try:  # not watched yet, or gone: ask once (the answer is cached)
+            body = await self.api.read_deployment(self.namespace, self.deployment)
         except NotFound:
             raise DeploymentMissing(f"Deployment {self.deployment} not found") from None
-        spec, status = body.get("spec") or {}, body.get("status") or {}
-        replicas = int(spec.get("replicas", 1))  # the API server's default when unset
-        self._last = ReplicaCount(replicas, int(status.get("readyReplicas") or 0))
-        return self._last
+        self.cache.seen(body)
+        return self.cache.get(self.namespace, self.deployment) or ReplicaCount(0, 0)
 
-    def scale(self, replicas: int, workers: tuple[WorkerInfo, ...]) -> None:
-        before = self._last if self._last is not None else self.current()
+    async def scale(self, replicas: int, workers: tuple[WorkerInfo, ...]) -> None:
+        before = await self.current()
         if replicas < before.desired:
-            self.protect_busy(workers)
-        self.api.scale_deployment(self.namespace, self.deployment, replicas)
-        self._last = ReplicaCount(replicas, before.ready)
+            await self.protect_busy(workers)
+        await self.api.scale_deployment(self.namespace, self.deployment, replicas)
+        self.cache.scaled(self.namespace, self.deployment, replicas)
 
-    def protect_busy(self, workers: tuple[WorkerInfo, ...]) -> int:
+    async def protect_busy(self, workers: tuple[WorkerInfo, ...]) -> int:
         """Set each pod's deletion cost from its busy slots; returns how many pods changed."""
         selector = selector_labels(self.name)
-        pods = [p for p in self.api.list_pods(self.namespace, selector) if _matches(p, selector)]
+        listed = await self.api.list_pods(self.namespace, selector)
+        pods = [p for p in listed if _matches(p, selector)]
         changed = _changed(pods, deletion_costs(pods, workers))
         for pod, cost in changed.items():
-            self.api.annotate_pod(self.namespace, pod, {DELETION_COST: str(cost)})
+            await self.api.annotate_pod(self.namespace, pod, {DELETION_COST: str(cost)})
         return len(changed)
