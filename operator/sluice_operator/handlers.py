@@ -24,6 +24,7 @@ and the benchmark run the real operator without module-level state.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -105,10 +106,12 @@ class Operator:
         kopf.on.delete(*res, registry=registry, id="purge", when=_purging, retries=6, backoff=5)(
             self.purge
         )
-        kopf.daemon(*res, registry=registry, id="scale", cancellation_timeout=10)(self.daemon)
+        # Asked to stop, a loop finishes its tick (milliseconds) and returns: cancelling
+        # it mid-call would leave a Redis or HTTP connection half-used.
+        kopf.daemon(*res, registry=registry, id="scale", cancellation_backoff=5,
+                    cancellation_timeout=10)(self.daemon)  # fmt: skip
         kopf.on.event("apps", "v1", "deployments", labels=SELECTOR, registry=registry,
                       id="deployments")(self.deployment_event)  # fmt: skip
-        kopf.on.cleanup(registry=registry, id="cleanup")(self.cleanup)
         return registry
 
     async def apply(
@@ -180,10 +183,12 @@ class Operator:
         else:  # None (listed at start), ADDED, MODIFIED
             self.cache.seen(body)
 
-    async def cleanup(self, **_: Any) -> None:
-        await self.close()
-
     async def close(self) -> None:
+        """Close the Redis and API clients: call it once ``kopf.operator`` has returned.
+
+        Not a Kopf cleanup handler: those may run while a loop still finishes its
+        tick, which would then open a new connection that nothing closes.
+        """
         await self.pool.close()
         if self._api is not None:
             await self._api.close()
@@ -201,11 +206,15 @@ class Operator:
         assert namespace is not None
         key = (namespace, name)
         self._lags[key] = LagTracker()
+        stop = asyncio.ensure_future(stopped.wait())
         try:
             while not stopped:
                 interval = await self._tick(key, body, logger)
-                await stopped.wait(interval)
+                # One waiter for the whole loop: ``stopped.wait(timeout)`` makes a task per
+                # tick, and one timing out just as Kopf stops surfaces as an error.
+                await asyncio.wait({stop}, timeout=interval)
         finally:
+            stop.cancel()
             self.scalers.pop(key, None)
             self._lags.pop(key, None)
             self._invalid.pop(body.metadata.uid or "", None)

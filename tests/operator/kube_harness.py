@@ -324,4 +324,4 @@ async def running(
         stop.set()
         await asyncio.to_thread(thread.join, 20)
         assert not thread.is_alive()
-        assert len(op.pool) == 0, "the cleanup handler closes the Redis clients"
+        assert len(op.pool) == 0, "closed once the operator stopped"

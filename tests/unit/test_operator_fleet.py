@@ -128,3 +128,18 @@ def test_small_jitter_is_not_lag() -> None:
         seen = lag.observe(t, 1.0)
         assert seen is not None
         assert seen.behind is None
+
+
+async def test_a_schedule_firing_first_is_written_at_once_later_fires_drift() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def patch(diff: dict[str, Any]) -> None:
+        sent.append(diff)
+
+    seen = {"replicas": 1, "schedules": [{"name": "tick", "nextFireTime": "t1"}]}
+    writer = StatusWriter(seen, patch, Clock(), refresh_s=30)
+    fired = [{"name": "tick", "lastFireTime": "t1", "nextFireTime": "t2"}]
+    assert await writer.write({**seen, "schedules": fired})  # its first fire shows at once
+    later = [{"name": "tick", "lastFireTime": "t2", "nextFireTime": "t3"}]
+    assert not await writer.write({**seen, "schedules": later})  # then fire times drift
+    assert len(sent) == 1
