@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 import kopf
@@ -49,6 +49,7 @@ from .scaler import QueueScaler, Step, ensure_deployment
 from .worker_policy import ForbiddenPodTemplate, check_pod_template
 
 FINALIZER = f"{GROUP}/finalizer"
+TICK_GRACE_S = 5.0  # a stopping loop's last tick may finish within this
 Key = tuple[str, str]
 
 
@@ -106,10 +107,7 @@ class Operator:
         kopf.on.delete(*res, registry=registry, id="purge", when=_purging, retries=6, backoff=5)(
             self.purge
         )
-        # Asked to stop, a loop finishes its tick (milliseconds) and returns: cancelling
-        # it mid-call would leave a Redis or HTTP connection half-used.
-        kopf.daemon(*res, registry=registry, id="scale", cancellation_backoff=5,
-                    cancellation_timeout=10)(self.daemon)  # fmt: skip
+        kopf.daemon(*res, registry=registry, id="scale", cancellation_timeout=10)(self.daemon)
         kopf.on.event("apps", "v1", "deployments", labels=SELECTOR, registry=registry,
                       id="deployments")(self.deployment_event)  # fmt: skip
         return registry
@@ -206,15 +204,11 @@ class Operator:
         assert namespace is not None
         key = (namespace, name)
         self._lags[key] = LagTracker()
-        stop = asyncio.ensure_future(stopped.wait())
         try:
             while not stopped:
-                interval = await self._tick(key, body, logger)
-                # One waiter for the whole loop: ``stopped.wait(timeout)`` makes a task per
-                # tick, and one timing out just as Kopf stops surfaces as an error.
-                await asyncio.wait({stop}, timeout=interval)
+                interval = await _finishing(self._tick(key, body, logger))
+                await asyncio.sleep(interval)  # Kopf cancels the sleep when it stops the loop
         finally:
-            stop.cancel()
             self.scalers.pop(key, None)
             self._lags.pop(key, None)
             self._invalid.pop(body.metadata.uid or "", None)
@@ -290,6 +284,21 @@ class Operator:
         elif tick.stats is not None and scaler.metrics_flipped(ok=True):
             message = "queue stats readable again"
             kopf.event(body, type="Normal", reason="MetricsAvailable", message=message)
+
+
+async def _finishing(tick: Coroutine[Any, Any, float]) -> float:
+    """Run ``tick``; if the loop is cancelled meanwhile, let the tick end first.
+
+    Cancelled mid-call, a Redis or HTTP connection would be left half-used (and
+    a ``stopped.wait(timeout)`` per tick instead leaves a task that can time out
+    as Kopf stops, which Kopf then reports as an error).
+    """
+    task = asyncio.ensure_future(tick)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait({task}, timeout=TICK_GRACE_S)
+        raise
 
 
 def _warn_recreated(body: kopf.Body) -> None:

@@ -5,10 +5,9 @@ job's age grows by the interval), so "patch when anything changed" still
 meant one PATCH per poll per busy queue, and one watch event back to every
 watcher. Here a patch goes out at once when something a person or a tool
 acts on changes (replicas, readiness, the decision's count, a condition's
-status or reason, the generation, a schedule appearing or firing for the
-first time), and figures that only drift (backlog, ages, rates, reasons with
-numbers, schedules' fire times, the policy's memory) ride along with it or
-wait for :data:`REFRESH_S`. Live figures are on ``/metrics`` every poll.
+status or reason, the generation, a schedule's fire), and figures that only
+drift (backlog, ages, rates, reasons with numbers, the policy's memory) ride
+along with it or wait for :data:`REFRESH_S`. Live figures are on ``/metrics`` every poll.
 """
 
 from __future__ import annotations
@@ -20,8 +19,9 @@ from typing import Any
 from . import jobqueue_status as status_mod
 
 REFRESH_S = 30.0  # drifting figures are at most this old in the status
+# A schedule's fire is an event of its own (and rarely more than one a minute).
 PROMPT_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "desiredReplicas",
-                 "lastScaleTime", "lastScaleReason")  # fmt: skip
+                 "lastScaleTime", "lastScaleReason", "schedules")  # fmt: skip
 
 Patch = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -31,17 +31,10 @@ def _condition_keys(status: Mapping[str, Any]) -> set[tuple[Any, Any, Any]]:
     return {(c.get("type"), c.get("status"), c.get("reason")) for c in conditions}
 
 
-def _schedule_keys(status: Mapping[str, Any]) -> set[tuple[Any, ...]]:
-    """Which schedules are shown and which of their times are known (not the times)."""
-    return {(s.get("name"), *sorted(s)) for s in status.get("schedules") or []}
-
-
 def prompt(previous: Mapping[str, Any], diff: Mapping[str, Any]) -> bool:
     """Whether ``diff`` holds a change worth a write of its own."""
     if any(k in diff for k in PROMPT_FIELDS):
         return True
-    if "schedules" in diff and _schedule_keys(previous) != _schedule_keys(diff):
-        return True  # a schedule added or removed, or its first fire: fire times drift
     return "conditions" in diff and _condition_keys(previous) != _condition_keys(diff)
 
 
