@@ -93,8 +93,16 @@ async def test_many_waiters_on_one_job_all_wake(
     while blocked_waiters(redis_client) < len(waits):
         assert time.monotonic() < deadline, "not every waiter blocked"
         await asyncio.sleep(0.01)
+    scripts_before = script_calls(redis_client)
     finish(queue, result=b"7")
     assert await asyncio.wait_for(asyncio.gather(*waits), DEADLINE_S) == [7] * 51
+    # claim and finish; the end notice carried the result, so no waiter read again.
+    assert script_calls(redis_client) - scripts_before == 2
+
+
+def script_calls(client: redis.Redis) -> int:
+    stats = client.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("evalsha", "eval"))
 
 
 def test_a_waiter_after_the_end_returns_at_once(queue: Queue, redis_client: redis.Redis) -> None:

@@ -300,17 +300,19 @@ class Queue(_QueueBase):
         waiter = Waiter(
             self.keys, job_id, timeout, known=known, read_timeout=socket_timeout(self.client)
         )
+        watched = self.protocol.run(waiter.watch())
         while True:
-            block = waiter.block_s()
-            done, result = waiter.settle(self.protocol.run(waiter.watch()))
+            done, result = waiter.settle(watched)
             if done:
                 return result
+            block = waiter.block_s()
             if block <= 0:
                 raise waiter.timed_out()
             reply = self.client.xread(
                 {waiter.notice: waiter.last}, count=1, block=waiter.xread_block_ms(block)
             )
-            waiter.note(reply)
+            woke = waiter.woken(reply)
+            watched = woke if woke is not None else self.protocol.run(waiter.watch())
 
     def events(
         self, since: str | None = None, *, follow: bool = True, job: str | None = None
@@ -561,17 +563,19 @@ class AsyncQueue(_QueueBase):
         waiter = Waiter(
             self.keys, job_id, timeout, known=known, read_timeout=socket_timeout(self.client)
         )
+        watched = await self.protocol.run(waiter.watch())
         while True:
-            block = waiter.block_s()
-            done, result = waiter.settle(await self.protocol.run(waiter.watch()))
+            done, result = waiter.settle(watched)
             if done:
                 return result
+            block = waiter.block_s()
             if block <= 0:
                 raise waiter.timed_out()
             reply = await self.client.xread(
                 {waiter.notice: waiter.last}, count=1, block=waiter.xread_block_ms(block)
             )
-            waiter.note(reply)
+            woke = waiter.woken(reply)
+            watched = woke if woke is not None else await self.protocol.run(waiter.watch())
 
     async def events(
         self, since: str | None = None, *, follow: bool = True, job: str | None = None

@@ -4,15 +4,17 @@ A waiter runs ``watch.lua``, which reads the job's state and, while the job has
 not ended, marks that someone waits (``q:{N}:wt:<id>``, expiring with the
 waiter). The script that ends the job (finish, cancel, reap) sees the mark and
 appends an end notice to ``q:{N}:dn:<id>``, a one-entry stream with a short
-TTL. The waiter blocks on that stream with ``XREAD BLOCK``, which, unlike a list
-pop, wakes *every* client blocked on the key: many waiters on one job all wake.
-Reading the stream from the last entry it saw (``0-0`` at first) closes the race
-between the watch and the block: a notice written in between is already there.
+TTL that carries the outcome (state, result or error and reason). The waiter
+blocks on that stream with ``XREAD BLOCK``, which, unlike a list pop, wakes
+*every* client blocked on the key: many waiters on one job all wake, and none
+needs another round trip. Reading after the notice the watch saw (``0-0`` when
+none) closes the race between the watch and the block: a notice written in
+between is already there, and a stale one (a dead letter requeued since) is not
+read.
 
-On a wake-up, or when one block's time is up, the waiter watches again; the
-job hash, not the notice, says how the job ended. Blocks are bounded (below
-the client's socket timeout), so a wait with no timeout is a chain of blocking
-reads, never a sleep loop. :class:`Waiter` holds that state machine; the
+When one block's time is up, the waiter watches again. Blocks are bounded
+(below the client's socket timeout), so a wait with no timeout is a chain of
+blocking reads, never a sleep loop. :class:`Waiter` holds that state machine; the
 sync and async twins in :mod:`sluice.queue` only do the I/O.
 """
 
@@ -88,6 +90,7 @@ class Waiter:
             cls = ResultExpired if self.known else JobNotFound
             raise cls(queue, self.job_id)
         self.state = STATES.get(watched.state, watched.state)
+        self.last = watched.notice if watched.notice != "0-0" else self.last
         if self.state == "completed":
             data = watched.result
             return True, jobinfo.decode_value(data) if data else None
@@ -104,12 +107,15 @@ class Waiter:
     def xread_block_ms(self, block_s: float) -> int:
         return max(1, round(block_s * 1000))
 
-    def note(self, reply: Any) -> None:
-        """Remember the last end notice an XREAD returned (so it wakes no one twice)."""
+    def woken(self, reply: Any) -> ops.Watched | None:
+        """The outcome an XREAD brought (the end notice carries it); None: watch again."""
         for _key, entries in _streams(reply):
             if entries:
-                entry_id = entries[-1][0]
+                entry_id, fields = entries[-1]
                 self.last = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                watched = ops.notice(fields)
+                return watched if watched.state is not None else None
+        return None
 
 
 def _streams(reply: Any) -> list[tuple[Any, list[Any]]]:

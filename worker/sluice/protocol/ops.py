@@ -242,6 +242,7 @@ class Watched:
     result: bytes | None = None
     error: str | None = None
     dead_reason: str | None = None
+    notice: str = "0-0"  # the end notice already there: a waiter reads after it
 
 
 def _opt_text(value: bytes | str | None) -> str | None:
@@ -251,9 +252,22 @@ def _opt_text(value: bytes | str | None) -> str | None:
 def _watched(reply: list[Any]) -> Watched:
     if not reply:
         return Watched(None)
-    fields = [*reply, None, None, None][:4]
+    fields = [*reply, None, None, None, None][:5]
     result = raw(fields[1]) if fields[1] is not None else None
-    return Watched(text(fields[0]), result, _opt_text(fields[2]), _opt_text(fields[3]))
+    notice = text(fields[4]) if fields[4] else "0-0"
+    return Watched(text(fields[0]), result, _opt_text(fields[2]), _opt_text(fields[3]), notice)
+
+
+def notice(fields: dict[Any, Any]) -> Watched:
+    """A job's end notice (an XREAD entry's fields) as :class:`Watched`: it carries the outcome."""
+    values = {text(k): v for k, v in fields.items()}
+    result = values.get("result")
+    return Watched(
+        _opt_text(values.get("state")),
+        raw(result) if result is not None else None,
+        _opt_text(values.get("error")),
+        _opt_text(values.get("reason")),
+    )
 
 
 def watch(job_id: str, marker_s: float) -> Call[Watched]:

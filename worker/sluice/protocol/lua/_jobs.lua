@@ -71,10 +71,10 @@ end
 
 -- Dead letters keep payload, reason and last error; the oldest beyond dead_max are dropped.
 local function make_dead(id, key, reason, err, now, cfg)
-  notify_end(id, STATE.dead)
   emit('dead_lettered', id, 'reason', reason, 'error', error_line(err))
   redis.call('HSET', key, F.state, STATE.dead, F.finished, now, F.dead_reason, reason)
   if err and err ~= '' then redis.call('HSET', key, F.error, err) end
+  notify_end(id, key, STATE.dead)
   redis.call('ZADD', DEAD, now, id)
   count('dead_lettered')
   local extra = redis.call('ZCARD', DEAD) - cfg.dead_max
@@ -99,11 +99,11 @@ end
 
 -- Completed or cancelled: the payload goes, the hash expires after the result TTL.
 local function make_finished(id, key, state, now, cfg)
-  notify_end(id, state)
   emit(state == STATE.completed and 'completed' or 'cancelled', id)
   redis.call('HSET', key, F.state, state, F.finished, now)
   redis.call('DEL', paykey(id))
   redis.call('EXPIRE', key, cfg.result_ttl_s)
+  notify_end(id, key, state)
   settle_children(key, id, state == STATE.completed, now)
   local first = table.remove(failed_children)  -- cancelled: the cascade as for a dead parent
   if first and redis.call('HGET', first[2], F.state) == STATE.blocked then

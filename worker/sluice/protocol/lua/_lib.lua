@@ -94,14 +94,25 @@ end
 
 -- A job that ended wakes its waiters, if it has any (watch.lua marks them): the end
 -- notice is a one-entry stream they block on with XREAD, which wakes every one of them.
-local function notify_end(id, state)
+-- It carries the outcome as the script just stored it (the result, or the error and
+-- reason), so a woken waiter needs no further round trip. Call it after the job's hash
+-- (and result) are written.
+local function notify_end(id, key, state)
   local marker = PREFIX .. 'wt:' .. id
-  if redis.call('EXISTS', marker) == 1 then
-    local notice = PREFIX .. 'dn:' .. id
-    redis.call('XADD', notice, 'MAXLEN', 1, '*', 'state', state)
-    redis.call('PEXPIRE', notice, NOTICE_TTL_MS)
-    redis.call('DEL', marker)
+  if redis.call('EXISTS', marker) == 0 then return end
+  local fields = {'state', state}
+  if state == STATE.completed then
+    local result = redis.call('GET', reskey(id))
+    if result then fields[3], fields[4] = 'result', result end
+  elseif state == STATE.dead then
+    local err, reason = unpack(redis.call('HMGET', key, F.error, F.dead_reason))
+    if err then fields[#fields + 1], fields[#fields + 2] = 'error', err end
+    if reason then fields[#fields + 1], fields[#fields + 2] = 'reason', reason end
   end
+  local notice = PREFIX .. 'dn:' .. id
+  redis.call('XADD', notice, 'MAXLEN', 1, '*', unpack(fields))
+  redis.call('PEXPIRE', notice, NOTICE_TTL_MS)
+  redis.call('DEL', marker)
 end
 
 local function write_events()
