@@ -98,13 +98,21 @@ class JobContext:
         return f"JobContext(id={self.id!r}, task={self.task!r}, attempt={self.attempt})"
 
 
+# on_success(ctx, result) and on_failure(ctx, reason, error): plain or async functions,
+# run by the worker once Redis has recorded the outcome (see sluice.worker.hooks).
+SuccessHook = Callable[[JobContext, Any], Any]
+FailureHook = Callable[[JobContext, str, str | None], Any]
+
+
 @dataclass(frozen=True, slots=True)
 class Task:
-    """A registered handler."""
+    """A registered handler, and its hooks."""
 
     name: str
     fn: Handler
     is_async: bool
+    on_success: SuccessHook | None = None
+    on_failure: FailureHook | None = None
 
 
 class Tasks:
@@ -117,29 +125,64 @@ class Tasks:
     def task(self, name: H, /) -> H: ...
 
     @overload
-    def task(self, name: str | None = None, /) -> Callable[[H], H]: ...
+    def task(
+        self,
+        name: str | None = None,
+        /,
+        *,
+        on_success: SuccessHook | None = None,
+        on_failure: FailureHook | None = None,
+    ) -> Callable[[H], H]: ...
 
-    def task(self, name: str | H | None = None, /) -> H | Callable[[H], H]:
-        """Register a handler under ``name`` (default: the function's name)."""
+    def task(
+        self,
+        name: str | H | None = None,
+        /,
+        *,
+        on_success: SuccessHook | None = None,
+        on_failure: FailureHook | None = None,
+    ) -> H | Callable[[H], H]:
+        """Register a handler under ``name`` (default: the function's name).
+
+        ``on_success(ctx, result)`` runs in the worker once the job is recorded as
+        completed; ``on_failure(ctx, reason, error)`` once it is dead-lettered.
+        """
         if callable(name):
             return self._register(name.__name__, name)
         explicit = name
 
         def decorate(fn: H) -> H:
-            return self._register(explicit or fn.__name__, fn)
+            return self._register(explicit or fn.__name__, fn, on_success, on_failure)
 
         return decorate
 
-    def add(self, name: str, fn: Handler) -> None:
+    def add(
+        self,
+        name: str,
+        fn: Handler,
+        *,
+        on_success: SuccessHook | None = None,
+        on_failure: FailureHook | None = None,
+    ) -> None:
         """Register without a decorator."""
-        self._register(name, fn)
+        self._register(name, fn, on_success, on_failure)
 
-    def _register(self, name: str, fn: H) -> H:
+    def _register(
+        self,
+        name: str,
+        fn: H,
+        on_success: SuccessHook | None = None,
+        on_failure: FailureHook | None = None,
+    ) -> H:
         if not name:
             raise ValueError("a task needs a non-empty name")
         if name in self._tasks:
             raise ValueError(f"task {name!r} is registered twice")
-        self._tasks[name] = Task(name, fn, inspect.iscoroutinefunction(fn))
+        for hook in (on_success, on_failure):
+            if hook is not None and not callable(hook):
+                raise TypeError(f"task {name!r}: hook {hook!r} is not callable")
+        is_async = inspect.iscoroutinefunction(fn)
+        self._tasks[name] = Task(name, fn, is_async, on_success, on_failure)
         return fn
 
     def get(self, name: str) -> Task | None:

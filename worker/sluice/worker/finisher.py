@@ -37,10 +37,14 @@ class Finisher:
     """Collects outcomes and sends them in batches until :meth:`close`."""
 
     def __init__(
-        self, protocol: AsyncProtocol, on_refused: Callable[[Outcome], None] | None = None
+        self,
+        protocol: AsyncProtocol,
+        on_refused: Callable[[Outcome], None] | None = None,
+        on_recorded: Callable[[Outcome, bool], None] | None = None,
     ) -> None:
         self._protocol = protocol
         self._on_refused = on_refused
+        self._on_recorded = on_recorded  # every outcome once Redis answered: accepted or not
         self._pending: list[Outcome] = []
         self._sending: list[Outcome] = []
         self._starts: list[tuple[str, str]] = []
@@ -101,10 +105,11 @@ class Finisher:
             break
         backoff.reset()
         self.batches += 1
-        if self._on_refused is not None:
-            for outcome, ok in zip(self._sending, accepted, strict=True):
-                if not ok:
-                    self._on_refused(outcome)
+        for outcome, ok in zip(self._sending, accepted, strict=True):
+            if not ok and self._on_refused is not None:
+                self._on_refused(outcome)
+            if self._on_recorded is not None:
+                self._on_recorded(outcome, ok)
         self._sending = []
 
     async def drain(self, timeout_s: float) -> bool:

@@ -54,6 +54,11 @@ def done_encoded(job: Claimed, encoded: bytes, service_s: float) -> Outcome:
     return Outcome(job.id, job.token, "done", result=encoded, service_s=service_s)
 
 
+def dead_letters(job: Claimed, outcome: Outcome) -> bool:
+    """Whether ``finish`` will dead-letter the job for this outcome (as finish.lua decides)."""
+    return outcome.kind == "fail" or (outcome.kind == "retry" and job.attempt >= job.max_attempts)
+
+
 def failed(job: Claimed, exc: BaseException, settings: JobSettings, service_s: float) -> Outcome:
     """The outcome of an attempt that raised ``exc``."""
     if isinstance(exc, Fail):

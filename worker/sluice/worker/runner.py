@@ -43,6 +43,7 @@ from sluice.tasks import JobContext, Task, Tasks, load_tasks
 from sluice.worker import outcomes
 from sluice.worker.cancel import cancel_and_wait
 from sluice.worker.finisher import Finisher
+from sluice.worker.hooks import Hooks
 from sluice.worker.metrics import WorkerMetrics
 from sluice.worker.prefetch import Prefetch
 from sluice.worker.settings import WorkerSettings
@@ -85,6 +86,7 @@ class Running:
     stop: str | None = None  # why the worker interrupted it: timeout, lost, cancelled, shutdown
     started: float = 0.0  # perf_counter
     abandoned: bool = False  # its outcome is recorded, its slot freed; the task may run on
+    result: Any = None  # what the handler returned (for an on_success hook)
 
 
 class Worker:
@@ -135,7 +137,10 @@ class Worker:
         s = self.settings
         self._client = self._given_client or connect(s.redis_url, async_=True, **s.redis_options())
         self._protocol = AsyncProtocol(self._client, s.queue)
-        self._finisher = Finisher(self._protocol, on_refused=self._refused)
+        self._hooks = Hooks()
+        self._finisher = Finisher(
+            self._protocol, on_refused=self._refused, on_recorded=self._hooks.recorded
+        )
         self._threads = DaemonThreads()
         self._children: ChildPool | None = None
         if s.isolation == "process" and s.tasks:
@@ -238,6 +243,8 @@ class Worker:
                 "%d outcomes not recorded (Redis unreachable): their leases will expire",
                 len(self._finisher),
             )
+        if not await self._hooks.drain(FINAL_FLUSH_S):
+            log.warning("%d hooks still running at exit", len(self._hooks))
 
     def _release_buffered(self) -> None:
         for job in self._prefetch.take_all():
@@ -467,7 +474,21 @@ class Worker:
         self.metrics.duration(r.job.task, outcome.service_s)
         if outcome.kind in ("retry", "fail"):
             _log_failure(r.job, outcome)
+        task = self.tasks.get(r.job.task)
+        if task is not None and r.stop != "cancelled":
+            self._expect_hook(task, r, outcome)
         self._record(outcome, "cancelled" if r.stop == "cancelled" else None)
+
+    def _expect_hook(self, task: Task, r: Running, outcome: Outcome) -> None:
+        """Queue the task's hook for this outcome; it runs once Redis has recorded it."""
+        if outcome.kind == "done" and task.on_success is not None:
+            result = r.result
+            if isinstance(result, EncodedResult):  # from a child process: still JSON
+                result = codec.decode(result)
+            self._hooks.expect(outcome, task.on_success, r.ctx, result)
+        elif task.on_failure is not None and outcomes.dead_letters(r.job, outcome):
+            reason = outcome.reason or ("failed" if outcome.kind == "fail" else "max_attempts")
+            self._hooks.expect(outcome, task.on_failure, r.ctx, reason, outcome.error)
 
     def _next_buffered(self) -> None:
         if self._stop.is_set():
@@ -479,7 +500,7 @@ class Worker:
     async def _attempt(self, r: Running, task: Task) -> Outcome:
         job = r.job
         try:
-            result = await self._call(task, r)
+            result = r.result = await self._call(task, r)
         except (
             Exception
         ) as exc:  # the handler failed (or its child timed out): retry, or its decision
