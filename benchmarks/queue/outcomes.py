@@ -40,10 +40,10 @@ QUEUE = "bench-outcomes"
 TARGET_P99_MS = 2.0
 
 
-def _blocked(client: redis.Redis, count: int, deadline_s: float = 30.0) -> None:
-    """Until ``count`` clients are blocked in XREAD (the waiters are waiting)."""
+def _blocked(client: redis.Redis, count: int, deadline_s: float = 30.0, cmd: str = "xread") -> None:
+    """Until ``count`` clients are blocked in ``cmd`` (the waiters are waiting)."""
     deadline = time.monotonic() + deadline_s
-    while sum(1 for c in client.client_list() if c.get("cmd") == "xread") < count:
+    while sum(1 for c in client.client_list() if c.get("cmd") == cmd) < count:
         if time.monotonic() > deadline:
             raise RuntimeError("the waiters did not block")
         time.sleep(0.0005)
@@ -64,6 +64,35 @@ def _waiter_process(url: str, conn: Connection) -> None:
         while (job_id := conn.recv()) is not None:
             own.wait(job_id, timeout=30)
             conn.send(time.perf_counter())
+
+
+def _blpop_process(url: str, conn: Connection) -> None:
+    client = redis.Redis.from_url(url)
+    while conn.recv() is not None:
+        client.blpop(["bench-floor"], timeout=30)
+        conn.send(time.perf_counter())
+    client.close()
+
+
+def floor(url: str, n: int) -> dict[str, float]:
+    """The same two processes, woken by a bare LPUSH -> BLPOP: what the machine allows now."""
+    client = redis.Redis.from_url(url)
+    here, there = multiprocessing.Pipe()
+    waiter = multiprocessing.Process(target=_blpop_process, args=(url, there))
+    waiter.start()
+    samples = []
+    try:
+        for _ in range(n):
+            here.send(1)
+            _blocked(client, 1, cmd="blpop")
+            sent = time.perf_counter()
+            client.lpush("bench-floor", 1)
+            samples.append(here.recv() - sent)
+    finally:
+        here.send(None)
+        waiter.join(30)
+        client.close()
+    return _ms_quantiles(samples)
 
 
 def latency(url: str, n: int) -> dict[str, float]:
@@ -128,74 +157,114 @@ def many_waiters(url: str, n: int, *, one_job: bool = False) -> dict[str, float]
     return asyncio.run(_many(url, n, one_job))
 
 
-def _with_events(url: str, on: bool, measure: Callable[[], float]) -> float:
+Measure = Callable[[redis.Redis], tuple[float, float]]  # -> (jobs/s, server CPU s)
+
+
+def _server_cpu(client: redis.Redis) -> float:
+    """CPU seconds the redis-server process has used: what the scripts cost, whatever else
+    runs on the machine (wall-clock rates move with the machine's other load; this less so)."""
+    cpu = client.info("cpu")
+    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+
+
+def _with_events(url: str, on: bool, n: int, measure: Measure) -> tuple[float, float]:
+    """(jobs/s, server CPU microseconds per job) of ``measure`` with events ``on``."""
     client = redis.Redis.from_url(url)
     try:
-        for name in (QUEUE, "bench-enqueue", worker_drain.QUEUE):
+        for name in (QUEUE, worker_drain.QUEUE):
             Queue(name, client).purge()
             Queue(name, client).configure(JobSettings(events=on))
-        return measure()
+        rate, cpu_s = measure(client)
+        return rate, cpu_s / n * 1e6
     finally:
         client.close()
 
 
-def _enqueue_batched(url: str, n: int) -> float:
-    client = redis.Redis.from_url(url)
-    try:
-        return enqueue_bench.batched(Queue("bench-enqueue", client), n)
-    finally:
-        client.close()
+def _enqueue_batched(n: int) -> Measure:
+    def measure(client: redis.Redis) -> tuple[float, float]:
+        before = _server_cpu(client)
+        rate = enqueue_bench.batched(Queue(QUEUE, client), n)
+        return rate, _server_cpu(client) - before
+
+    return measure
 
 
-def _protocol_drain(url: str, n: int) -> float:
-    client = redis.Redis.from_url(url)
-    try:
-        queue = Queue("bench-enqueue", client)
+def _protocol_drain(n: int) -> Measure:
+    def measure(client: redis.Redis) -> tuple[float, float]:
+        queue = Queue(QUEUE, client)
         queue.enqueue_many(("noop", {"i": i}) for i in range(n))
-        return enqueue_bench.drain(queue.protocol, n, 50)
-    finally:
-        client.close()
+        before = _server_cpu(client)
+        rate = enqueue_bench.drain(queue.protocol, n, 50)
+        return rate, _server_cpu(client) - before
+
+    return measure
 
 
-def events_cost(url: str, n: int, drain_n: int, rounds: int) -> dict[str, dict[str, list[float]]]:
-    """Jobs/s of each measure, per setting, over ``rounds`` interleaved rounds."""
-    measures: dict[str, Callable[[], float]] = {
-        "enqueue, batched": lambda: _enqueue_batched(url, n),
-        "drain, protocol (claim/finish 50)": lambda: _protocol_drain(url, n),
-        "drain, 1 worker process": lambda: worker_drain.drain(url, drain_n, 1, 10),
+def _worker_drain(url: str, n: int) -> Measure:
+    def measure(client: redis.Redis) -> tuple[float, float]:
+        queue = Queue(worker_drain.QUEUE, client)
+        queue.enqueue_many(("noop", {"i": i}) for i in range(n))
+        with worker_drain.workers(url, 1, 10):
+            before = _server_cpu(client)
+            started = time.perf_counter()
+            worker_drain._await_completed(queue, n)
+            return n / (time.perf_counter() - started), _server_cpu(client) - before
+
+    return measure
+
+
+Rates = dict[str, dict[str, list[tuple[float, float]]]]
+
+
+def events_cost(url: str, n: int, drain_n: int, rounds: int) -> Rates:
+    """(jobs/s, server CPU µs per job) of each measure, per setting, over interleaved rounds."""
+    measures: dict[str, tuple[int, Measure]] = {
+        "enqueue, batched": (n, _enqueue_batched(n)),
+        "drain, protocol (claim/finish 50)": (n, _protocol_drain(n)),
+        "drain, 1 worker process (concurrency 10)": (drain_n, _worker_drain(url, drain_n)),
     }
-    rates: dict[str, dict[str, list[float]]] = {m: {"on": [], "off": []} for m in measures}
-    for measure in measures.values():  # warm-up: first runs pay for caches and imports
-        _with_events(url, True, measure)
+    rates: Rates = {m: {"on": [], "off": []} for m in measures}
+    for jobs, measure in measures.values():  # warm-up: first runs pay for caches and imports
+        _with_events(url, True, jobs, measure)
     for round_ in range(rounds):
         order = ("on", "off") if round_ % 2 == 0 else ("off", "on")  # neither always first
-        for name, measure in measures.items():
+        for name, (jobs, measure) in measures.items():
             for setting in order:
-                rates[name][setting].append(_with_events(url, setting == "on", measure))
+                rates[name][setting].append(_with_events(url, setting == "on", jobs, measure))
     return rates
 
 
-def _spread(values: list[float]) -> str:
-    return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+def _spread(values: list[float], fmt: str = ",.0f") -> str:
+    med, low, high = statistics.median(values), min(values), max(values)
+    return f"{med:{fmt}} ({low:{fmt}}-{high:{fmt}})"
 
 
-def cost_table(rates: dict[str, dict[str, list[float]]]) -> list[str]:
-    lines = ["| measure | events on, jobs/s | events off, jobs/s | cost of events |",
-             "|---|--:|--:|--:|"]  # fmt: skip
+def cost_table(rates: Rates) -> list[str]:
+    lines = [
+        "| measure | jobs/s, events on | jobs/s, events off | Redis CPU µs/job, on | "
+        "Redis CPU µs/job, off | Redis CPU cost of events |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
     for name, by in rates.items():
-        on, off = statistics.median(by["on"]), statistics.median(by["off"])
-        cost = (off - on) / off * 100
-        lines.append(f"| {name} | {_spread(by['on'])} | {_spread(by['off'])} | {cost:+.1f} % |")
+        on_rate, on_cpu = [r for r, _ in by["on"]], [c for _, c in by["on"]]
+        off_rate, off_cpu = [r for r, _ in by["off"]], [c for _, c in by["off"]]
+        cost = (statistics.median(on_cpu) / statistics.median(off_cpu) - 1) * 100
+        lines.append(
+            f"| {name} | {_spread(on_rate)} | {_spread(off_rate)} | {_spread(on_cpu, '.1f')} | "
+            f"{_spread(off_cpu, '.1f')} | {cost:+.0f} % |"
+        )
     return lines
 
 
 def wait_table(
-    single: dict[str, float], many: dict[str, float], one: dict[str, float]
+    single: dict[str, float], base: dict[str, float], many: dict[str, float], one: dict[str, float]
 ) -> list[str]:
     verdict = "met" if single["p99_ms"] <= TARGET_P99_MS else "MISSED"
     return [
         "| measure | p50 | p99 | max | notes |",
         "|---|--:|--:|--:|---|",
+        f"| floor: bare LPUSH to a BLPOP in the waiter process | {base['p50_ms']:.2f} ms | "
+        f"{base['p99_ms']:.2f} ms | {base['max_ms']:.2f} ms | the machine's own latency now |",
         f"| completion to waiter, one waiter per job | {single['p50_ms']:.2f} ms | "
         f"{single['p99_ms']:.2f} ms | {single['max_ms']:.2f} ms | p99 <= {TARGET_P99_MS:g} ms: "
         f"{verdict} |",
@@ -220,12 +289,15 @@ def main() -> None:
     parser.add_argument("--drain-n", type=int, default=30_000, help="jobs per worker drain")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (>= 3)")
     parser.add_argument("--skip-cost", action="store_true", help="only the waiting figures")
+    parser.add_argument("--skip-wait", action="store_true", help="only the events' cost")
     args = parser.parse_args()
     with redis_url(args.redis_url, args.redis_server) as url:
-        single = latency(url, args.latency_n)
-        many = many_waiters(url, args.waiters)
-        one = many_waiters(url, args.waiters, one_job=True)
-        print("\n".join(wait_table(single, many, one)))
+        if not args.skip_wait:
+            base = floor(url, args.latency_n)
+            single = latency(url, args.latency_n)
+            many = many_waiters(url, args.waiters)
+            one = many_waiters(url, args.waiters, one_job=True)
+            print("\n".join(wait_table(single, base, many, one)), flush=True)
         if not args.skip_cost:
             rates = events_cost(url, args.n, args.drain_n, args.rounds)
             print("\n" + "\n".join(cost_table(rates)))

@@ -335,10 +335,12 @@ class JobsSpec(_Model):
     max_queue_length: int | None = limits.MAX_LENGTH.field(None)
     """Jobs the queue may hold before an enqueue is refused (QueueFull). Unbounded when
     unset."""
-    events: bool = True
+    events: bool = False
     """Record every job's lifecycle events (enqueued, started, progress, retried, completed,
     dead-lettered, cancelled, ...) in the queue's bounded Redis stream, for `sluice events`,
-    dashboards and applications (Queue.events). Waiting for a job's result works either way."""
+    dashboards and applications (Queue.events). Off by default: it costs about 20 % more Redis
+    CPU per enqueued job and 15 % per completed one. Waiting for a job's result works either
+    way."""
     rate_limit: RateLimitSpec | None = None
     """Jobs started per period across every worker; unlimited when unset."""
     concurrency_per_key: int | None = limits.KEY_CONCURRENCY.field(None)

@@ -28,7 +28,9 @@ def run(capsys: pytest.CaptureFixture[str], url: str, *argv: str) -> tuple[int, 
 
 @pytest.fixture
 def queue(redis_url: str) -> Queue:
-    return Queue(Q, redis_url)
+    queue = Queue(Q, redis_url)
+    queue.configure(JobSettings(events=True))
+    return queue
 
 
 def finish(queue: Queue, kind: str = "done", **kw: object) -> str:
@@ -157,7 +159,7 @@ def test_events_text_json_and_job_filter(
 def test_events_warn_when_behind_and_go_on(
     capsys: pytest.CaptureFixture[str], redis_url: str, queue: Queue
 ) -> None:
-    queue.configure(JobSettings(events_max=100))
+    queue.configure(JobSettings(events=True, events_max=100))
     queue.enqueue("t")
     first = next(iter(queue.events("0", follow=False))).id
     queue.enqueue_many([("t", i) for i in range(1000)])
@@ -171,3 +173,13 @@ def test_events_refuse_a_bad_since(
     capsys: pytest.CaptureFixture[str], redis_url: str, queue: Queue
 ) -> None:
     assert run(capsys, redis_url, "events", "--since", "yesterday")[0] == 2
+
+
+def test_events_say_when_they_are_off(
+    capsys: pytest.CaptureFixture[str], redis_url: str, queue: Queue
+) -> None:
+    queue.configure(JobSettings(events=False))
+    queue.enqueue("t")
+    code, out, err = run(capsys, redis_url, "events")
+    assert (code, out) == (0, "")
+    assert "events are off" in err

@@ -23,7 +23,7 @@ import redis
 import redis.asyncio.cluster
 import redis.cluster
 
-from sluice import AsyncQueue, Queue
+from sluice import AsyncQueue, JobSettings, Queue
 from sluice.protocol import Outcome
 from sluice_local.redis_server import RedisServer, find_redis_server, free_port
 
@@ -213,6 +213,7 @@ def test_waiting_and_events_on_a_cluster(cluster: redis.cluster.RedisCluster) ->
 
     for name in QUEUES[:3]:
         queue = Queue(name, cluster)
+        queue.configure(JobSettings(events=True))
         handle = queue.enqueue("t", {"n": name})
         got: list[object] = []
         waiter = threading.Thread(target=lambda h=handle, g=got: g.append(h.result(timeout=20)))
@@ -237,6 +238,7 @@ async def test_async_wait_and_events_on_a_cluster(cluster_ports: list[int]) -> N
     try:
         queue = AsyncQueue(QUEUES[3], client)
         await queue.purge()
+        await queue.configure(JobSettings(events=True))
         handle = await queue.enqueue("t")
         (job,) = await queue.protocol.claim("w", 1, 30)
         await queue.protocol.finish([Outcome(job.id, job.token, "done", result=b"5")])

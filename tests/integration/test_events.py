@@ -18,6 +18,7 @@ DEADLINE_S = 20.0
 @pytest.fixture
 def queue(redis_url: str) -> Iterator[Queue]:
     with Queue("ev", redis_url) as q:
+        q.configure(JobSettings(events=True))
         yield q
 
 
@@ -99,14 +100,20 @@ def test_a_lease_expiry_with_attempts_left_is_retried(queue: Queue) -> None:
     assert types(kept(queue, job))[-2:] == ["lease_expired", "retried"]
 
 
-def test_events_off_writes_none(queue: Queue, redis_client: redis.Redis) -> None:
-    queue.configure(JobSettings(events=False))
+def test_events_are_off_by_default_and_then_write_none(
+    queue: Queue, redis_client: redis.Redis
+) -> None:
+    assert JobSettings().events is False
+    queue.configure(JobSettings())
     job = queue.enqueue("t")
     (claimed,) = queue.protocol.claim("w", 1, 30)
     queue.protocol.finish([Outcome(job, claimed.token, "done")])
     assert not redis_client.exists(queue.keys.events)
     assert kept(queue) == []
     queue.configure(JobSettings(events=True))
+    queue.enqueue("t")
+    assert types(kept(queue)) == ["enqueued"]
+    queue.client.hdel(queue.keys.config, "events")  # unset: the scripts' default, off
     queue.enqueue("t")
     assert types(kept(queue)) == ["enqueued"]
 
@@ -125,7 +132,7 @@ def test_more_than_one_read_batch(queue: Queue) -> None:
 
 
 def test_a_reader_that_fell_behind_is_told(queue: Queue) -> None:
-    queue.configure(JobSettings(events_max=100))
+    queue.configure(JobSettings(events=True, events_max=100))
     queue.enqueue("t")
     first = kept(queue)[0]
     queue.enqueue_many([("t", i) for i in range(1000)])  # trims far past `first`
@@ -138,7 +145,7 @@ def test_a_reader_that_fell_behind_is_told(queue: Queue) -> None:
 
 
 def test_a_reader_whose_last_event_is_kept_is_not_told(queue: Queue) -> None:
-    queue.configure(JobSettings(events_max=100))
+    queue.configure(JobSettings(events=True, events_max=100))
     queue.enqueue_many([("t", i) for i in range(1000)])
     events = kept(queue)
     # Older events than the last one read are gone, that one is not: no gap.
@@ -148,6 +155,7 @@ def test_a_reader_whose_last_event_is_kept_is_not_told(queue: Queue) -> None:
 async def test_a_follower_is_woken_by_new_events(redis_url: str) -> None:
     client = redis.asyncio.Redis.from_url(redis_url)
     queue = AsyncQueue("ev", client)
+    await queue.configure(JobSettings(events=True))
     got: list[Event] = []
 
     async def follow() -> None:

@@ -33,7 +33,7 @@ def queue62(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Queue]:
 
 
 def test_every_operation_on_redis_6_2(queue62: Queue) -> None:
-    queue62.configure(JobSettings(max_attempts=2, dead_max=1))
+    queue62.configure(JobSettings(max_attempts=2, dead_max=1, events=True))
     ids = queue62.enqueue_many([("t", i) for i in range(6)])
     queue62.enqueue("t", "later", delay=60, priority="critical")
     proto = queue62.protocol

@@ -2,13 +2,14 @@
 
 The Lua script that changes a job's state also appends its event (see
 ``protocol/lua/_lib.lua``), so the stream and the jobs never disagree. The
-stream is bounded (``XADD MAXLEN ~ events_max``): a reader that falls behind
-the bound is told so (:class:`sluice.errors.EventsMissed`) rather than
-silently skipping. Reading is ``events.lua`` (read after an id and check for a
-gap, atomically), then, when a follower has read everything, an ``XREAD BLOCK``
-used only as a wake-up: the next read goes through the script again, so a gap
-can never slip in between. :class:`Reader` is that state machine; the sync
-and async twins in :mod:`sluice.queue` do the I/O.
+stream is bounded (``XTRIM MAXLEN ~ events_max``, once per script call): a
+reader that falls behind the bound is told so
+(:class:`sluice.errors.EventsMissed`) rather than silently skipping. Reading
+is ``events.lua`` (read after an id and check for a gap, atomically), then,
+when a follower has read everything, an ``XREAD BLOCK`` used only as a
+wake-up: the next read goes through the script again, so a gap can never slip
+in between. :class:`Reader` is that state machine; the sync and async twins in
+:mod:`sluice.queue` do the I/O.
 """
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ MAX_CONCURRENCY_KEY_BYTES = 256
 MAX_PARENTS = 100
 DEAD_MAX = Range(1, 10_000_000, "dead letters", integer=True)
 MAX_LENGTH = Range(1, 1_000_000_000, "jobs", integer=True)
-# The lifecycle event stream's bound (XADD MAXLEN ~): ~150 bytes of Redis per event.
+# The lifecycle event stream's bound (XTRIM MAXLEN ~): ~150 bytes of Redis per event.
 EVENTS_MAX = Range(100, 10_000_000, "events", integer=True)
 # Queue.wait and `sluice job --wait --timeout` (None / no flag: as long as it takes).
 WAIT_S = Range(0, 365 * DAY, "seconds")

@@ -48,6 +48,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def show(queue: Queue, since: str | None, args: argparse.Namespace) -> None:
+    if not queue.settings().events:
+        print(
+            f"sluice: events are off for queue {queue.name!r}; turn them on with "
+            "spec.jobs.events: true (or JobSettings(events=True)); showing what is kept",
+            file=sys.stderr,
+        )
     for event in queue.events(since, follow=args.follow, job=args.job):
         print(json.dumps(event.as_dict()) if args.json else line(event), flush=True)
 

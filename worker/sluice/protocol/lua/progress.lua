@@ -8,5 +8,5 @@ local token, state = unpack(redis.call('HMGET', key, F.token, F.state))
 if token ~= ARGV[3] or state ~= STATE.active then return 0 end
 redis.call('HSET', key, F.progress, ARGV[4], F.progress_message, ARGV[5])
 emit('progress', ARGV[2], 'progress', ARGV[4], 'message', ARGV[5])
-write_events()
+trim_events()
 return 1
