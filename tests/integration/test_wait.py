@@ -90,9 +90,14 @@ async def test_many_waiters_on_one_job_all_wake(
     waits = [asyncio.create_task(aqueue.wait(handle, timeout=DEADLINE_S)) for _ in range(50)]
     waits.append(asyncio.create_task(handle.result(1000)))
     deadline = time.monotonic() + DEADLINE_S
-    while blocked_waiters(redis_client) < len(waits):
-        assert time.monotonic() < deadline, "not every waiter blocked"
+    while aqueue._waits is None or aqueue._waits.waiting(aqueue.keys.done(handle)) < len(waits):
+        assert time.monotonic() < deadline, "not every waiter is waiting"
         await asyncio.sleep(0.01)
+    while blocked_waiters(redis_client) < 1:
+        assert time.monotonic() < deadline, "the waits never blocked"
+        await asyncio.sleep(0.01)
+    # One process's waits share one blocking read (sluice.wait_hub), not a connection each.
+    assert blocked_waiters(redis_client) == 1
     scripts_before = script_calls(redis_client)
     finish(queue, result=b"7")
     assert await asyncio.wait_for(asyncio.gather(*waits), DEADLINE_S) == [7] * 51
@@ -254,3 +259,32 @@ def _outcome(handle: object) -> str:
     except JobDeadLettered:
         return "dead"
     return "done"
+
+
+async def test_a_wait_that_joins_a_blocked_read_is_woken_too(
+    aqueue: AsyncQueue, queue: Queue, redis_client: redis.Redis
+) -> None:
+    first = await aqueue.enqueue("t", id="first")
+    early = asyncio.create_task(first.result(DEADLINE_S))
+    deadline = time.monotonic() + DEADLINE_S
+    while blocked_waiters(redis_client) < 1:
+        assert time.monotonic() < deadline, "the first wait never blocked"
+        await asyncio.sleep(0.01)
+    second = await aqueue.enqueue("t", id="second")
+    short = asyncio.create_task(aqueue.wait("first", timeout=0.05))  # times out, alone
+    late = asyncio.create_task(second.result(DEADLINE_S))  # the read in flight lacks its key
+    with pytest.raises(WaitTimeout):
+        await asyncio.wait_for(short, DEADLINE_S)
+    while aqueue._waits is None or aqueue._waits.waiting(aqueue.keys.done(second)) < 1:
+        assert time.monotonic() < deadline, "the second wait never registered"
+        await asyncio.sleep(0.01)
+    jobs = {j.id: j for j in queue.protocol.claim("w", 2, 30)}
+    done = Outcome("second", jobs["second"].token, "done", result=b'"2nd"')
+    assert queue.protocol.finish([done]) == [True]
+    assert await asyncio.wait_for(late, DEADLINE_S) == "2nd"
+    assert not early.done()
+    done = Outcome("first", jobs["first"].token, "done", result=b'"1st"')
+    assert queue.protocol.finish([done]) == [True]
+    assert await asyncio.wait_for(early, DEADLINE_S) == "1st"
+    await aqueue.close()
+    assert not redis_client.keys(aqueue.keys.hub("*"))  # the poke stream goes with the queue

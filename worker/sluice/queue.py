@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from functools import partial
 from typing import Any, TypeAlias
 
-from sluice import browse, codec, events, jobinfo, limits, schedule_record
+from sluice import browse, codec, events, jobinfo, limits, schedule_record, waiting
 from sluice.browse import JobPage, PageRequest
 from sluice.coalesce import EnqueueBatcher
 from sluice.connection import connect
@@ -30,6 +30,7 @@ from sluice.protocol.messages import NewJob
 from sluice.protocol.scripts import AsyncClient, SyncClient
 from sluice.schedule_record import ScheduleRecord
 from sluice.stats import Priority, QueueStats
+from sluice.wait_hub import WaitHub
 from sluice.waiting import Waiter
 
 BATCH = 500  # jobs per enqueue script call
@@ -485,8 +486,11 @@ class AsyncQueue(_QueueBase):
         )
         self.protocol = AsyncProtocol(self.client, name)
         self._batcher = EnqueueBatcher(self._send, BATCH)  # as many per call as enqueue_many
+        self._waits: WaitHub | None = None  # one blocking read for all of this queue's waits
 
     async def close(self) -> None:
+        if self._waits is not None:
+            await self._waits.close()
         if self._owned:
             await self.client.aclose()
 
@@ -571,11 +575,15 @@ class AsyncQueue(_QueueBase):
             block = waiter.block_s()
             if block <= 0:
                 raise waiter.timed_out()
-            reply = await self.client.xread(
-                {waiter.notice: waiter.last}, count=1, block=waiter.xread_block_ms(block)
-            )
-            woke = waiter.woken(reply)
+            entry = await self._hub().next_notice(waiter.notice, waiter.last, block)
+            woke = waiter.noticed(entry)
             watched = woke if woke is not None else await self.protocol.run(waiter.watch())
+
+    def _hub(self) -> WaitHub:
+        if self._waits is None:
+            block = waiting.max_block(socket_timeout(self.client))
+            self._waits = WaitHub(self.client, self.keys, block)
+        return self._waits
 
     async def events(
         self, since: str | None = None, *, follow: bool = True, job: str | None = None

@@ -49,6 +49,11 @@ def check_timeout(timeout: float | None) -> float | None:
     return float(limits.WAIT_S.check("timeout", timeout))
 
 
+def max_block(read_timeout: float | None) -> float:
+    """The longest block: well under the client's socket timeout (or it reads as a dead server)."""
+    return MAX_BLOCK_S if read_timeout is None else min(MAX_BLOCK_S, read_timeout / 2)
+
+
 class Waiter:
     """One wait for one job: which call to make next, and what its reply means."""
 
@@ -62,8 +67,7 @@ class Waiter:
         read_timeout: float | None = None,
     ) -> None:
         self.keys = keys
-        # A block must end well before the client's socket timeout, or it reads as a dead server.
-        self.max_block = MAX_BLOCK_S if read_timeout is None else min(MAX_BLOCK_S, read_timeout / 2)
+        self.max_block = max_block(read_timeout)
         self.job_id = job_id
         self.timeout = check_timeout(timeout)
         self.deadline = None if self.timeout is None else time.monotonic() + self.timeout
@@ -111,11 +115,17 @@ class Waiter:
         """The outcome an XREAD brought (the end notice carries it); None: watch again."""
         for _key, entries in _streams(reply):
             if entries:
-                entry_id, fields = entries[-1]
-                self.last = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-                watched = ops.notice(fields)
-                return watched if watched.state is not None else None
+                return self.noticed(entries[-1])
         return None
+
+    def noticed(self, entry: tuple[Any, Any] | None) -> ops.Watched | None:
+        """The outcome one end notice (entry id, fields) carries; None: watch again."""
+        if entry is None:
+            return None
+        entry_id, fields = entry
+        self.last = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        watched = ops.notice(fields)
+        return watched if watched.state is not None else None
 
 
 def _streams(reply: Any) -> list[tuple[Any, list[Any]]]:

@@ -30,6 +30,8 @@ key                    type    holds
 ``q:{N}:wt:<id>``      string  "someone waits for this job" (expires with the waiter)
 ``q:{N}:dn:<id>``      stream  the job's end notice, written only when a waiter is
                                marked; waiters block on it with XREAD (short TTL)
+``q:{N}:hub:<token>``  stream  an asyncio process's poke: it makes the process's one
+                               XREAD over its waiters' notices take in new ones
 =====================  ======  ==================================================
 
 Job hash fields are one letter: a waiting job is ``t q s e`` (plus ``m``/``o``
@@ -210,6 +212,10 @@ class QueueKeys:
     @property
     def keyrun(self) -> str:
         return self.prefix + "keyrun"
+
+    def hub(self, token: str) -> str:
+        """A waiting process's poke stream (see :mod:`sluice.wait_hub`)."""
+        return f"{self.prefix}hub:{token}"
 
     def waiter(self, job_id: str) -> str:
         return f"{self.prefix}wt:{job_id}"
