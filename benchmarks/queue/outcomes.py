@@ -121,7 +121,7 @@ def latency(url: str, n: int) -> dict[str, float]:
 
 
 async def _many(url: str, n: int, one_job: bool) -> dict[str, float]:
-    client = redis.asyncio.Redis.from_url(url, max_connections=n + 10)
+    client = redis.asyncio.Redis.from_url(url)
     queue = AsyncQueue(QUEUE, client)
     watcher = redis.Redis.from_url(url)
     await queue.purge()

@@ -42,14 +42,14 @@ def long_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def queue(redis_url: str) -> Iterator[Queue]:
     # No socket timeout: a block may be longer than the test (see long_blocks).
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(redis_url, socket_timeout=None)
     yield Queue("w", client)
     client.close()
 
 
 @pytest.fixture
 async def aqueue(redis_url: str) -> AsyncIterator[AsyncQueue]:
-    client = redis.asyncio.Redis.from_url(redis_url)
+    client = redis.asyncio.Redis.from_url(redis_url, socket_timeout=None)
     yield AsyncQueue("w", client)
     await client.aclose()
 

@@ -6,6 +6,7 @@ classes only carry the client and queue and do the I/O.
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
@@ -30,11 +31,29 @@ MAX_BLOCK_S = 5.0
 MIN_BLOCK_S = 0.002
 
 
+def _library_default() -> float | None:
+    """redis-py's own read timeout when a client names none (5 s since redis-py 8; none before)."""
+    try:
+        defaults = importlib.import_module("redis._defaults")
+    except ImportError:
+        return None
+    value = getattr(defaults, "DEFAULT_SOCKET_TIMEOUT", None)
+    return float(value) if value else None
+
+
 def socket_timeout(client: object) -> float | None:
-    """The client's read timeout, when it is a plain client that says (cluster clients don't)."""
-    pool = getattr(client, "connection_pool", None)
-    timeout = getattr(pool, "connection_kwargs", {}).get("socket_timeout")
-    return float(timeout) if timeout else None
+    """The client's read timeout (None: none), which a blocking read must stay well under.
+
+    Plain clients keep their options on the pool, cluster clients on the nodes manager
+    (sync) or themselves (async); a client that names none gets the library's default.
+    """
+    for holder in (getattr(client, "connection_pool", None), getattr(client, "nodes_manager", None),
+                   client):  # fmt: skip
+        options = getattr(holder, "connection_kwargs", None)
+        if isinstance(options, dict) and "socket_timeout" in options:
+            timeout = options["socket_timeout"]
+            return float(timeout) if timeout else None
+    return _library_default()
 
 
 class _Base:
