@@ -301,7 +301,7 @@ class Queue(_QueueBase):
         waiter = Waiter(
             self.keys, job_id, timeout, known=known, read_timeout=socket_timeout(self.client)
         )
-        watched = self.protocol.run(waiter.watch())
+        (watched,) = self.protocol.run(waiter.watch())
         while True:
             done, result = waiter.settle(watched)
             if done:
@@ -313,7 +313,7 @@ class Queue(_QueueBase):
                 {waiter.notice: waiter.last}, count=1, block=waiter.xread_block_ms(block)
             )
             woke = waiter.woken(reply)
-            watched = woke if woke is not None else self.protocol.run(waiter.watch())
+            watched = woke if woke is not None else self.protocol.run(waiter.watch())[0]
 
     def events(
         self, since: str | None = None, *, follow: bool = True, job: str | None = None
@@ -567,7 +567,8 @@ class AsyncQueue(_QueueBase):
         waiter = Waiter(
             self.keys, job_id, timeout, known=known, read_timeout=socket_timeout(self.client)
         )
-        watched = await self.protocol.run(waiter.watch())
+        hub = self._hub()
+        watched = await hub.watch(waiter.job_id, waiter.marker_s())
         while True:
             done, result = waiter.settle(watched)
             if done:
@@ -575,14 +576,16 @@ class AsyncQueue(_QueueBase):
             block = waiter.block_s()
             if block <= 0:
                 raise waiter.timed_out()
-            entry = await self._hub().next_notice(waiter.notice, waiter.last, block)
+            entry = await hub.next_notice(waiter.notice, waiter.last, block)
             woke = waiter.noticed(entry)
-            watched = woke if woke is not None else await self.protocol.run(waiter.watch())
+            watched = (
+                woke if woke is not None else await hub.watch(waiter.job_id, waiter.marker_s())
+            )
 
     def _hub(self) -> WaitHub:
         if self._waits is None:
             block = waiting.max_block(socket_timeout(self.client))
-            self._waits = WaitHub(self.client, self.keys, block)
+            self._waits = WaitHub(self.client, self.protocol, block)
         return self._waits
 
     async def events(

@@ -13,6 +13,11 @@ A key added while the hub is blocked must join the read: the hub also reads
 its own poke stream (``q:{N}:hub:<random>``), and a new key is announced
 with one ``XADD`` there (one per read, however many keys arrive meanwhile),
 which ends the current read; the next one includes the new keys.
+
+The watches that start and renew the waits go together the same way: while
+one watch call is in flight, those asked for meanwhile wait for the next,
+which carries them all. A burst of a thousand waits is then a few calls, not
+a thousand concurrent ones (which would also exhaust a connection pool).
 """
 
 from __future__ import annotations
@@ -22,10 +27,10 @@ import contextlib
 import os
 from typing import Any
 
-from sluice.protocol.keys import QueueKeys
-from sluice.protocol.scripts import AsyncClient
+from sluice.protocol import AsyncProtocol, ops
 
 POKE_TTL_MS = 60_000  # the poke stream outlives a hub that stopped without cleaning up
+WATCH_BATCH = 500  # job ids per watch call
 Entry = tuple[str, Any]  # (entry id, fields) of an end notice
 
 
@@ -36,9 +41,12 @@ def _text(value: bytes | str) -> str:
 class WaitHub:
     """One background ``XREAD`` for the end notices every waiter of a queue awaits."""
 
-    def __init__(self, client: AsyncClient, keys: QueueKeys, block_s: float) -> None:
+    def __init__(self, client: Any, protocol: AsyncProtocol, block_s: float) -> None:
         self._client = client
-        self._poke = keys.hub(os.urandom(8).hex())
+        self._protocol = protocol
+        self._poke = protocol.keys.hub(os.urandom(8).hex())
+        self._watches: list[tuple[str, float, asyncio.Future[ops.Watched]]] = []
+        self._watcher: asyncio.Task[None] | None = None
         self._poke_last = "0-0"
         self._block_ms = max(1, round(block_s * 1000))
         self._after: dict[str, str] = {}  # notice key -> read after this id
@@ -46,6 +54,30 @@ class WaitHub:
         self._reading: set[str] = set()  # the keys of the read in flight
         self._poked = False
         self._task: asyncio.Task[None] | None = None
+
+    async def watch(self, job_id: str, marker_s: float) -> ops.Watched:
+        """``watch.lua`` for one job, in one call with the watches asked for meanwhile."""
+        future: asyncio.Future[ops.Watched] = asyncio.get_running_loop().create_future()
+        self._watches.append((job_id, marker_s, future))
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._send_watches())
+        return await future
+
+    async def _send_watches(self) -> None:
+        while self._watches:
+            batch = self._watches[:WATCH_BATCH]
+            del self._watches[:WATCH_BATCH]
+            marker_s = max(m for _, m, _ in batch)  # at least what each asked for
+            try:
+                replies = await self._protocol.run(ops.watch([j for j, _, _ in batch], marker_s))
+            except Exception as exc:  # Redis errors: each caller sees it
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, _, future), watched in zip(batch, replies, strict=True):
+                if not future.done():
+                    future.set_result(watched)
 
     async def next_notice(self, key: str, after: str, timeout_s: float) -> Entry | None:
         """The next entry of ``key`` after ``after``, or None after ``timeout_s``."""
@@ -107,9 +139,10 @@ class WaitHub:
             self._after.pop(key, None)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        for task in (self._task, self._watcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         with contextlib.suppress(Exception):
             await self._client.delete(self._poke)

@@ -84,8 +84,12 @@ class Waiter:
         left = self.deadline - time.monotonic()
         return 0.0 if left <= 0 else max(MIN_BLOCK_S, min(left, self.max_block))
 
-    def watch(self) -> ops.Call[ops.Watched]:
-        return ops.watch(self.job_id, self.block_s() + MARK_SLACK_S)
+    def marker_s(self) -> float:
+        """How long the waiter mark must live: this block and the round trip after it."""
+        return self.block_s() + MARK_SLACK_S
+
+    def watch(self) -> ops.Call[list[ops.Watched]]:
+        return ops.watch([self.job_id], self.marker_s())
 
     def settle(self, watched: ops.Watched) -> tuple[bool, Any]:
         """(True, result) once the job completed; raises if it ended otherwise; (False, None)."""

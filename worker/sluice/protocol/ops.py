@@ -270,8 +270,11 @@ def notice(fields: dict[Any, Any]) -> Watched:
     )
 
 
-def watch(job_id: str, marker_s: float) -> Call[Watched]:
-    return Call("watch", [job_id, max(1, _ms(marker_s))], _watched)
+def watch(job_ids: Sequence[str], marker_s: float) -> Call[list[Watched]]:
+    """Where each job stands; marks a waiter on those not ended for ``marker_s``."""
+    return Call(
+        "watch", [max(1, _ms(marker_s)), *job_ids], lambda reply: [_watched(r) for r in reply]
+    )
 
 
 @dataclass(frozen=True)
