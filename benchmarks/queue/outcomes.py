@@ -135,7 +135,12 @@ async def _many(url: str, n: int, one_job: bool) -> dict[str, float]:
 
         began = time.perf_counter()
         tasks = [asyncio.create_task(wait(jobs[0 if one_job else i])) for i in range(n)]
-        await asyncio.to_thread(_blocked, watcher, n, 120.0)
+        deadline = time.monotonic() + 120
+        while queue._waits is None or queue._waits.waiting() < n:  # all at the shared read
+            if time.monotonic() > deadline:
+                raise RuntimeError("the waiters did not block")
+            await asyncio.sleep(0.001)
+        await asyncio.to_thread(_blocked, watcher, 1, 120.0)
         blocked_s = time.perf_counter() - began
         connections = len(watcher.client_list()) - 1
         claimed = await queue.protocol.claim("bench", len(jobs), 30)

@@ -96,8 +96,10 @@ class WaitHub:
         finally:
             self._forget(key, future)
 
-    def waiting(self, key: str) -> int:
-        """How many waits await ``key`` now."""
+    def waiting(self, key: str | None = None) -> int:
+        """How many waits await ``key`` (None: any key) now."""
+        if key is None:
+            return sum(len(futures) for futures in self._waiting.values())
         return len(self._waiting.get(key, ()))
 
     def _forget(self, key: str, future: asyncio.Future[Entry]) -> None:
