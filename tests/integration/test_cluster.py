@@ -6,6 +6,7 @@ scripts run on the node that owns it; different queues land on different nodes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -240,12 +241,20 @@ async def test_async_wait_and_events_on_a_cluster(cluster_ports: list[int]) -> N
         await queue.purge()
         await queue.configure(JobSettings(events=True))
         handle = await queue.enqueue("t")
-        (job,) = await queue.protocol.claim("w", 1, 30)
-        await queue.protocol.finish([Outcome(job.id, job.token, "done", result=b"5")])
-        assert await handle.result(5) == 5
-        assert [e.type async for e in queue.events("0", follow=False)] == [
-            "enqueued", "started", "completed",
-        ]  # fmt: skip
+        other = await queue.enqueue("t")
+        # Blocked first, in the process's one read over both notices (sluice.wait_hub).
+        waits = [asyncio.create_task(h.result(20)) for h in (handle, other)]
+        deadline = time.monotonic() + 20
+        while queue._waits is None or queue._waits.waiting() < 2:
+            assert time.monotonic() < deadline, "the waits never reached the shared read"
+            await asyncio.sleep(0.01)
+        jobs = await queue.protocol.claim("w", 2, 30)
+        await queue.protocol.finish([Outcome(j.id, j.token, "done", result=b"5") for j in jobs])
+        assert await asyncio.wait_for(asyncio.gather(*waits), 20) == [5, 5]
+        await queue.close()
+        events = [(e.type, e.job) async for e in queue.events("0", follow=False)]
+        assert [t for t, j in events if j == handle] == ["enqueued", "started", "completed"]
+        assert len(events) == 6
     finally:
         await client.aclose()
 
