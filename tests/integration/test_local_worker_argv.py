@@ -7,25 +7,6 @@ import sys
 
 from sluice_local.cli import default_worker_argv
 
-SPEC = """
-apiVersion: sluice.dev/v1alpha1
-kind: JobQueue
-metadata: {name: thumbs}
-spec:
-  queueName: thumbs-v2
-  worker:
-    image: img
-    tasks: "app.tasks:tasks"
-    concurrency: 7
-    isolation: process
-    terminationGracePeriodSeconds: 60
-    env:
-      - {name: APP_MODE, value: fast}
-      - {name: SLUICE_LOG_LEVEL, value: debug}
-      - {name: FROM_SECRET, valueFrom: {secretKeyRef: {name: s, key: k}}}
-  jobs: {timeoutSeconds: 30}
-"""
-
 
 def test_default_worker_argv_runs_the_sluice_cli_of_this_interpreter() -> None:
     argv = default_worker_argv()

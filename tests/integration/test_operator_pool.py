@@ -11,14 +11,6 @@ from sluice_operator.handlers import Operator
 from sluice_operator.kube.api import authorization
 from sluice_scaling.stats_reader import AsyncRedisPool, Endpoint, RedisPool
 
-WORKER = {"image": "img", "tasks": "app.tasks:tasks"}
-SECRETS = {
-    ("ns", "r", "url"): b"redis://app:hunter2@redis.internal:6379/0\n",
-    ("ns", "r", "user"): b"app",
-    ("ns", "r", "pw"): b"hunter2",
-    ("ns", "ca", "pem"): b"-----BEGIN CERTIFICATE-----\n",
-}
-
 
 def test_pool_shares_one_client_per_endpoint(redis_url: str) -> None:
     pool = RedisPool()
