@@ -8,7 +8,7 @@ import pytest
 from policy_snapshots import spec
 
 from sluice_scaling.policy.queueing import erlang_b, slots_for, wait_beyond
-from sluice_scaling.policy.terms import arrival
+from sluice_scaling.policy.terms import arrival, tolerance
 
 
 def test_erlang_b_matches_the_closed_form() -> None:
@@ -59,7 +59,7 @@ def test_the_arrival_term_takes_the_larger_of_utilisation_and_waits() -> None:
         pytest.param(11, 11, id="a-third-of-a-replica-above-keeps-it"),
         pytest.param(12, 12, id="below-by-less-than-a-replica-and-a-third-keeps-it"),
         pytest.param(10, 12, id="beyond-the-tolerance-moves"),
-        pytest.param(13, 12, id="far-above-moves-down"),
+        pytest.param(14, 12, id="far-above-moves-down"),
         pytest.param(None, 12, id="without-a-count-the-ceiling"),
     ],
 )
@@ -72,3 +72,17 @@ def test_the_arrival_term_keeps_the_count_within_its_tolerance(
     need = 21.0 if current != 11 else 19.98
     term = arrival(s, need, 2.0, current=current)
     assert term.replicas == expected
+
+
+@pytest.mark.parametrize(
+    ("need", "lam", "expected"),
+    [
+        pytest.param(1.0, 0.5, 0.3, id="few-replicas-a-third-of-one"),
+        pytest.param(21.0, 8.0, 1.05, id="noisy-rate-capped-at-5-percent-of-need"),
+        pytest.param(11.0, 20.0, 2 * 11 / math.sqrt(20 * 120), id="two-deviations-of-the-count"),
+    ],
+)
+def test_the_tolerance_follows_the_rates_noise_within_bounds(
+    need: float, lam: float, expected: float
+) -> None:
+    assert tolerance(need, lam) == pytest.approx(expected)

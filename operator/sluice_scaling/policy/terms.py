@@ -46,11 +46,12 @@ from sluice.stats import QueueStats
 from ..spec import ScalingSpec
 from .observation import Observation
 from .queueing import slots_for
-from .rates import Rates
+from .rates import HOLD_WINDOW_S, Rates
 
 _EPS = 1e-9  # 4.0000000001 replicas of demand is 4, not 5
 WAIT_P = 0.02  # the chance of waiting past the latency target the arrival term allows
-TOLERANCE = 0.3  # replicas of need around the current count that keep it
+TOLERANCE = 0.3  # replicas of need around the current count that keep it, at least ...
+MAX_TOLERANCE = 0.05  # ... and at most this share of the need
 
 
 @dataclass(frozen=True)
@@ -136,9 +137,9 @@ def arrival(
 ) -> Term:
     """At most ``targetUtilization`` busy; with ``service_s``, also waits within the target.
 
-    With ``current``, a need within :data:`TOLERANCE` of a replica of the current count
-    keeps it: the rate's noise would otherwise move the count back and forth across a
-    boundary, and a third of a replica more or less is what the queue absorbs.
+    With ``current``, a need within :func:`tolerance` of the current count keeps it:
+    the rate's noise would otherwise move the count back and forth across a boundary,
+    and a few percent more or less is what the queue absorbs.
     """
     u = spec.target_utilization
     need = lam / (per_replica * u)
@@ -149,11 +150,22 @@ def arrival(
         if waits > need:
             need, why = waits, f"waits within {target:g}s"
     n = ceil(need)
-    if current and need > 0 and current - 1 - TOLERANCE < need <= current + TOLERANCE:
+    band = tolerance(need, lam)
+    if current and need > 0 and current - 1 - band < need <= current + band:
         n = current
     return Term(
         "arrival", n, f"arrivals {lam:.3g} jobs/s at {per_replica:.3g} jobs/s per replica and {why}"
     )
+
+
+def tolerance(need: float, lam: float) -> float:
+    """Replicas of need around the current count that keep it.
+
+    A third of a replica, or what two deviations of the held rate's count are worth
+    in replicas when that is more, but never over :data:`MAX_TOLERANCE` of the need.
+    """
+    noise = 2 * need / math.sqrt(max(1.0, lam * HOLD_WINDOW_S))
+    return max(TOLERANCE, min(noise, MAX_TOLERANCE * need))
 
 
 def backlog(spec: ScalingSpec, stats: QueueStats, per_replica: float) -> Term:
