@@ -13,7 +13,7 @@ and measures, from outside it:
 - the server process's CPU (user + system, from /proc) with no page open and
   with 10 live pages (5 overviews, 5 queue pages: event-stream clients that
   read everything a page receives) over 50 queues, and with the 500-queue
-  overview open.
+  overview open, and its resident memory then.
 
 Runs are interleaved (every measure once, then again), and each figure is the
 median with the min-max spread. The load generator and the browser share the
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import platform
 import shutil
@@ -101,6 +102,13 @@ def _answers(url: str) -> bool:
             return bool(r.status == 200)
     except OSError:
         return False
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
 
 
 def cpu_seconds(pid: int) -> float:
@@ -249,6 +257,7 @@ def main() -> None:
                 time.sleep(args.seconds)  # the overview page stays open and live
                 cpu = 100 * (cpu_seconds(pid) - before) / (time.monotonic() - began)
                 figures.setdefault("cpu_large", []).append(cpu)
+                figures.setdefault("rss_large", []).append(rss_mib(pid))
     print_report(figures, args, (load_before, os.getloadavg()[0]))
 
 
@@ -267,6 +276,7 @@ def print_report(
             f"server CPU, {LARGE} queues, overview open",
             spread(f["cpu_large"], ".1f") + " % of a core",
         ),
+        (f"server memory (RSS), {LARGE} queues", spread(f["rss_large"], ".0f") + " MiB"),
     ]
     print(f"python -m benchmarks.dashboard --runs {args.runs} --seconds {args.seconds:g}")
     print(
