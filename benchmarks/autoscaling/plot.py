@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def plot_trace(results: Sequence[Result], target_s: float, title: str, path: Pat
     axes[2].axhline(target_s, color="red", ls="--", lw=0.8, label="latency target")
     axes[0].legend(loc="upper right")
     axes[2].set_xlabel("minutes")
-    fig.suptitle(title)
+    fig.suptitle(textwrap.fill(title, 95), fontsize=11)  # long descriptions wrap, not clip
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
