@@ -24,6 +24,8 @@ PEERS: dict[str, PeerSpec] = {
     spec.name: spec
     for spec in (
         PeerSpec("sluice", (), from_repo=True),
+        # The same worker with a sync handler (in threads): not a peer, a second way to run it.
+        PeerSpec("sluice_sync", (), from_repo=True),
         PeerSpec("rq", ("rq",)),
         PeerSpec("arq", ("arq",)),
         # saq[redis] 0.26 imports typing_extensions without declaring it.
@@ -34,6 +36,10 @@ PEERS: dict[str, PeerSpec] = {
         PeerSpec("huey", ("huey", "redis")),
     )
 }
+
+
+# What runs when no --peers is given: sluice_sync only on request.
+DEFAULT = tuple(name for name in PEERS if name != "sluice_sync")
 
 
 def select(names: str) -> list[PeerSpec]:

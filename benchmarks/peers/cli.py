@@ -39,7 +39,11 @@ SMOKE = Plan(sizes=(200,), reps=1, procs=(1,), rate=100.0, latency_s=1.0,
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.peers", description=__doc__)
     p.add_argument("--smoke", action="store_true", help="tiny N, Sluice and rq, one repetition")
-    p.add_argument("--peers", help="comma list (Sluice is always included); default: all")
+    p.add_argument(
+        "--peers",
+        help="comma list (Sluice is always included); default: all but sluice_sync "
+        "(Sluice with a sync handler)",
+    )
     p.add_argument("--n", help="job counts, comma list (default 10000,50000)")
     p.add_argument("--reps", type=int, help="repetitions (default 5)")
     p.add_argument("--procs", help="worker process counts, comma list (default 1,4)")
@@ -131,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = Clock()
     try:
         plan = make_plan(args)
-        specs = catalog.select(args.peers or ("rq" if args.smoke else ",".join(catalog.PEERS)))
+        specs = catalog.select(args.peers or ("rq" if args.smoke else ",".join(catalog.DEFAULT)))
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -161,22 +161,24 @@ def best(s: Summaries, peer: str, metric: str, **kv: object) -> float | None:
     return max(found) if found else None
 
 
-def rep_ratios(samples: Sequence[Sample], rival: str, metric: str, **kv: object) -> list[float]:
+def rep_ratios(
+    samples: Sequence[Sample], rival: str, metric: str, ours: str = "sluice", **kv: object
+) -> list[float]:
     """Sluice / ``rival`` per repetition (each one's best that repetition): the runs were
     interleaved, so a ratio compares the two under the same load of the machine."""
     want = {k: str(v) for k, v in kv.items()}
     best_of: dict[tuple[str, int], float] = {}
     for x in samples:
-        if x.metric != metric or x.value is None or x.peer not in ("sluice", rival):
+        if x.metric != metric or x.value is None or x.peer not in (ours, rival):
             continue
         if all(dict(x.params).get(k) == v for k, v in want.items()):
             key = (x.peer, x.rep)
             best_of[key] = max(best_of.get(key, x.value), x.value)
     reps = sorted({rep for _, rep in best_of})
     return [
-        best_of[("sluice", r)] / best_of[(rival, r)]
+        best_of[(ours, r)] / best_of[(rival, r)]
         for r in reps
-        if ("sluice", r) in best_of and (rival, r) in best_of and best_of[(rival, r)] > 0
+        if (ours, r) in best_of and (rival, r) in best_of and best_of[(rival, r)] > 0
     ]
 
 
@@ -186,22 +188,29 @@ def compare(
     metric: str,
     goal: float,
     samples: Sequence[Sample] = (),
+    *,
+    ours: str = "sluice",
     **kv: object,
 ) -> str:
     """One goal line: Sluice's best against the fastest other library's best, and the
     range of their ratios over the interleaved repetitions when ``samples`` are given."""
-    ours = best(s, "sluice", metric, **kv)
-    theirs = {p: v for p in peers if p != "sluice" and (v := best(s, p, metric, **kv)) is not None}
+    name = "Sluice" if ours == "sluice" else f"Sluice ({ours})"
+    mine = best(s, ours, metric, **kv)
+    theirs = {
+        p: v
+        for p in peers
+        if not p.startswith("sluice") and (v := best(s, p, metric, **kv)) is not None
+    }
     where = ", ".join(f"{k}={v}" for k, v in kv.items())
-    if ours is None or not theirs:
+    if mine is None or not theirs:
         return f"- {metric} ({where}): not enough data"
     rival = max(theirs, key=lambda p: theirs[p])
-    ratio = ours / theirs[rival]
+    ratio = mine / theirs[rival]
     verdict = "met" if ratio >= goal else "NOT met"
-    ratios = rep_ratios(samples, rival, metric, **kv)
+    ratios = rep_ratios(samples, rival, metric, ours, **kv)
     spread = (f", per repetition {min(ratios):.2f}-{max(ratios):.2f}x"
               if len(ratios) > 1 else "")  # fmt: skip
-    return (f"- {metric} ({where}): Sluice {fmt(ours)} vs {rival} {fmt(theirs[rival])} jobs/s "
+    return (f"- {metric} ({where}): {name} {fmt(mine)} vs {rival} {fmt(theirs[rival])} jobs/s "
             f"= {ratio:.2f}x{spread} (goal {goal:g}x: {verdict})")  # fmt: skip
 
 
@@ -217,6 +226,14 @@ def goals_section(
             ]
         if "io" in plan.workloads:
             lines.append(compare(s, peers, "io_drain", IO_GOAL, samples, n=n))
+        if "sluice_sync" in peers:  # the same goals, for the worker with a sync handler
+            for pr in plan.procs if "drain" in plan.workloads else ():
+                goal = DRAIN_GOALS.get(pr, DRAIN_GOAL)
+                sync = compare(s, peers, "drain", goal, samples, ours="sluice_sync", n=n, procs=pr)
+                lines.append(sync)
+            if "io" in plan.workloads:
+                sync = compare(s, peers, "io_drain", IO_GOAL, samples, ours="sluice_sync", n=n)
+                lines.append(sync)
         if "enqueue" in plan.workloads:
             lines += [
                 compare(s, peers, "enqueue", 1.0, samples, n=n, mode=m) for m in ("single", "bulk")
