@@ -43,6 +43,13 @@ def test_sluice_always_runs_first_and_unknown_peers_are_refused() -> None:
         catalog.select("rq,bullmq")
 
 
+def test_the_sync_handler_variant_runs_only_on_request() -> None:
+    assert "sluice_sync" not in catalog.DEFAULT
+    assert "huey" in catalog.DEFAULT
+    assert [s.name for s in catalog.select("sluice_sync,huey")] == ["sluice", "sluice_sync", "huey"]
+    assert catalog.PEERS["sluice_sync"].adapter.exists()
+
+
 def test_a_venv_is_reused_only_while_fresh_and_unchanged() -> None:
     wanted = {"requirements": "rq"}
     stamp = {"requirements": "rq", "installed_at": 1000.0}
