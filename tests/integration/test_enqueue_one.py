@@ -43,6 +43,8 @@ def test_enqueue_one_stores_what_the_batch_script_stores(
     redis_client: redis.Redis, overrides: dict[str, Any]
 ) -> None:
     job = NewJob("job-1", "resize", b'{"w":3}', **overrides)
+    for name in ("a", "b"):  # events on: the lifecycle event is part of what must match
+        Queue(name, redis_client).configure(JobSettings(events=True))
     assert ops.enqueue("a", [job]).script == "enqueue_one"
     Protocol(redis_client, "a").run(ops.enqueue("a", [job]))
     Protocol(redis_client, "b").run(_batch_call("b", job))
