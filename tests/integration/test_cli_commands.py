@@ -11,6 +11,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from cli_helpers import cli_runner
 
 from sluice import JobSettings, Queue
 from sluice.cli import COMMANDS, main
@@ -18,12 +19,7 @@ from sluice.protocol import Outcome
 from sluice_local.redis_server import free_port
 
 Q = "cliq"
-
-
-def run(capsys: pytest.CaptureFixture[str], url: str, *argv: str) -> tuple[int, str, str]:
-    code = main([*argv, "--redis-url", url, "--queue", Q])
-    out, err = capsys.readouterr()
-    return code, out, err
+run = cli_runner(Q)
 
 
 @pytest.fixture

@@ -11,19 +11,14 @@ import re
 import threading
 
 import pytest
+from cli_helpers import cli_runner
 
 from sluice import JobSettings, Queue
-from sluice.cli import main
 from sluice.protocol import Outcome
 
 Q = "cliev"
+run = cli_runner(Q)
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
-
-
-def run(capsys: pytest.CaptureFixture[str], url: str, *argv: str) -> tuple[int, str, str]:
-    code = main([*argv, "--redis-url", url, "--queue", Q])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

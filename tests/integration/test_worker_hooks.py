@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from worker_helpers import QUEUE, running, worker
+from worker_helpers import configured_queue, running, worker
 
 from sluice import AsyncQueue, Fail, JobDeadLettered, JobSettings
 from sluice.tasks import JobContext, Tasks
@@ -17,10 +17,8 @@ DEADLINE_S = 20.0
 
 @pytest.fixture
 async def queue(redis_url: str) -> AsyncIterator[AsyncQueue]:
-    q = AsyncQueue(QUEUE, redis_url)
-    await q.configure(FAST)
-    yield q
-    await q.close()
+    async with configured_queue(redis_url, FAST) as q:
+        yield q
 
 
 async def test_hooks_see_the_recorded_outcome(redis_url: str, queue: AsyncQueue) -> None:

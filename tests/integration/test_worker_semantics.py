@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio
-from worker_helpers import QUEUE, running, settled, until, worker
+from worker_helpers import QUEUE, configured_queue, running, settled, until, worker
 
 from sluice import AsyncQueue, Fail, JobSettings, Retry
 from sluice.protocol import NewJob, ops
@@ -29,10 +29,8 @@ FAST = JobSettings(lease_s=1, backoff_base_s=0.05, backoff_cap_s=0.2, max_attemp
 
 @pytest.fixture
 async def queue(redis_url: str) -> AsyncIterator[AsyncQueue]:
-    q = AsyncQueue(QUEUE, redis_url)
-    await q.configure(FAST)
-    yield q
-    await q.close()
+    async with configured_queue(redis_url, FAST) as q:
+        yield q
 
 
 async def test_runs_jobs_and_keeps_results(redis_url: str, queue: AsyncQueue) -> None:

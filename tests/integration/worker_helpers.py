@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sluice import AsyncQueue, JobInfo
+from sluice import AsyncQueue, JobInfo, JobSettings
 from sluice.tasks import Tasks
 from sluice.worker import Worker, WorkerSettings
 
@@ -21,6 +21,17 @@ def worker(redis_url: str, tasks: Tasks | None = None, **settings: Any) -> Worke
                               "shutdown_grace_seconds": 1.0}  # fmt: skip
     values.update(settings)
     return Worker(WorkerSettings(**values), tasks)
+
+
+@asynccontextmanager
+async def configured_queue(redis_url: str, settings: JobSettings) -> AsyncIterator[AsyncQueue]:
+    """The tests' queue with ``settings``, closed after (a test module's ``queue`` fixture)."""
+    q = AsyncQueue(QUEUE, redis_url)
+    await q.configure(settings)
+    try:
+        yield q
+    finally:
+        await q.close()
 
 
 @asynccontextmanager

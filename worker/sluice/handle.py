@@ -9,19 +9,20 @@ connection do not travel.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 if TYPE_CHECKING:
     from sluice.jobinfo import JobInfo
-    from sluice.queue import AsyncQueue, Queue
+
+_Q = TypeVar("_Q")
 
 
-class JobHandle(str):
-    """A job's id, bound to its :class:`sluice.Queue`."""
+class _BoundId(str, Generic[_Q]):
+    """A job id that carries its queue; what the sync and async handles share."""
 
-    queue: Queue
+    queue: _Q
 
-    def __new__(cls, job_id: str, queue: Queue) -> JobHandle:
+    def __new__(cls, job_id: str, queue: _Q) -> Self:
         handle = super().__new__(cls, job_id)
         handle.queue = queue
         return handle
@@ -29,6 +30,13 @@ class JobHandle(str):
     @property
     def id(self) -> str:
         return str(self)
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        return (str, (str(self),))
+
+
+class JobHandle(_BoundId["Queue"]):
+    """A job's id, bound to its :class:`sluice.Queue`."""
 
     def result(self, timeout: float | None = None) -> Any:
         """Block until the job ends; its result, or the error saying how it ended.
@@ -45,23 +53,9 @@ class JobHandle(str):
     def cancel(self) -> bool:
         return self.queue.cancel(self.id)
 
-    def __reduce__(self) -> tuple[type[str], tuple[str]]:
-        return (str, (str(self),))
 
-
-class AsyncJobHandle(str):
+class AsyncJobHandle(_BoundId["AsyncQueue"]):
     """A job's id, bound to its :class:`sluice.AsyncQueue`."""
-
-    queue: AsyncQueue
-
-    def __new__(cls, job_id: str, queue: AsyncQueue) -> AsyncJobHandle:
-        handle = super().__new__(cls, job_id)
-        handle.queue = queue
-        return handle
-
-    @property
-    def id(self) -> str:
-        return str(self)
 
     async def result(self, timeout: float | None = None) -> Any:  # noqa: ASYNC109
         """The asyncio twin of :meth:`JobHandle.result` (the timeout is the wait's own)."""
@@ -72,6 +66,3 @@ class AsyncJobHandle(str):
 
     async def cancel(self) -> bool:
         return await self.queue.cancel(self.id)
-
-    def __reduce__(self) -> tuple[type[str], tuple[str]]:
-        return (str, (str(self),))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sluice.cli.common import EXIT_FAILED, EXIT_OK, add_json_flag, open_queue, print_json
+from sluice.cli.common import EXIT_FAILED, EXIT_OK, add_json_flag, open_queue, output
 from sluice.protocol import ops
 from sluice.protocol.keys import check_job_id
 
@@ -34,9 +34,5 @@ def run(args: argparse.Namespace) -> int:
     ids = [check_job_id(i) for i in args.ids]  # all checked before the first is cancelled
     with open_queue(args) as queue:
         outcomes = {i: queue.protocol.run(ops.cancel_outcome(i)) for i in ids}
-    if args.json:
-        print_json(outcomes)
-    else:
-        for job_id, outcome in outcomes.items():
-            print(f"{job_id}  {SAID[outcome]}")
+    output(args, outcomes, "\n".join(f"{i}  {SAID[outcome]}" for i, outcome in outcomes.items()))
     return EXIT_FAILED if "not_found" in outcomes.values() else EXIT_OK

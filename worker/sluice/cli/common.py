@@ -99,3 +99,11 @@ def print_json(value: Any) -> None:
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def output(args: argparse.Namespace, value: Any, text: str) -> None:
+    """``value`` as JSON with ``--json``, else ``text``: every command offers both."""
+    if args.json:
+        print_json(value)
+    else:
+        print(text)

@@ -6,7 +6,15 @@ import argparse
 from typing import Any
 
 from sluice import limits
-from sluice.cli.common import EXIT_FAILED, EXIT_OK, add_json_flag, fail, open_queue, print_json
+from sluice.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_json_flag,
+    fail,
+    open_queue,
+    output,
+    print_json,
+)
 from sluice.cli.job import as_dict
 
 
@@ -82,7 +90,4 @@ def run_purge(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace, verb: str, count: int) -> None:
-    if args.json:
-        print_json({verb: count})
-    else:
-        print(f"{verb} {count}")
+    output(args, {verb: count}, f"{verb} {count}")

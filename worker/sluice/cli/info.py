@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from typing import Any
 
-from sluice.cli.common import EXIT_OK, add_json_flag, open_queue, print_json
+from sluice.cli.common import EXIT_OK, add_json_flag, open_queue, output
 from sluice.stats import Histogram, QueueStats
 
 
@@ -24,10 +24,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     with open_queue(args) as queue:
         stats = queue.stats()
-    if args.json:
-        print_json(as_dict(stats))
-    else:
-        print(render(stats))
+    output(args, as_dict(stats), render(stats))
     return EXIT_OK
 
 

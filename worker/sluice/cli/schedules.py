@@ -13,7 +13,7 @@ import dataclasses
 import datetime
 from typing import Any
 
-from sluice.cli.common import EXIT_OK, add_json_flag, open_queue, print_json
+from sluice.cli.common import EXIT_OK, add_json_flag, open_queue, output
 from sluice.schedule_record import ScheduleRecord
 
 
@@ -31,10 +31,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     with open_queue(args) as queue:
         records = queue.schedules()
-    if args.json:
-        print_json([dataclasses.asdict(r) for r in records])
-    else:
-        print(render(records))
+    output(args, [dataclasses.asdict(r) for r in records], render(records))
     return EXIT_OK
 
 
