@@ -35,9 +35,9 @@ def add_connection_options(parser: argparse.ArgumentParser, *, top_level: bool) 
     parser.add_argument(
         "--redis-url",
         default=url if top_level else argparse.SUPPRESS,
-        help="Redis URL, redis:// or rediss:// (env SLUICE_REDIS_URL; credentials may come "
-        "from SLUICE_REDIS_USERNAME / SLUICE_REDIS_PASSWORD; SLUICE_REDIS_CLUSTER=true "
-        "for a Redis Cluster, the URL naming any node)",
+        help="Redis URL, redis://, rediss:// or unix:// (env SLUICE_REDIS_URL; credentials "
+        "may come from SLUICE_REDIS_USERNAME / SLUICE_REDIS_PASSWORD; "
+        "SLUICE_REDIS_CLUSTER=true for a Redis Cluster, the URL naming any node)",
     )
     parser.add_argument(
         "--queue",
