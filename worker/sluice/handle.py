@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 if TYPE_CHECKING:
     from sluice.jobinfo import JobInfo
+    from sluice.queue import AsyncQueue, Queue  # noqa: F401  (quoted in the base classes)
 
 _Q = TypeVar("_Q")
 
 
 class _BoundId(str, Generic[_Q]):
-    """A job id that carries its queue; what the sync and async handles share."""
+    """A job id that carries its queue: what the sync and async handles share."""
 
     queue: _Q
 
