@@ -12,7 +12,7 @@ import math
 import pickle
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import redis
@@ -29,6 +29,7 @@ from sluice import (
     WaitTimeout,
     waiting,
 )
+from sluice.handle import JobHandle
 from sluice.protocol import Outcome
 
 DEADLINE_S = 20.0  # against hangs on a busy machine, well under a long block
@@ -72,15 +73,36 @@ def until(predicate: object, what: str) -> None:
         time.sleep(0.01)
 
 
+def blocked_wait(handle: JobHandle, client: redis.Redis) -> Callable[[], object]:
+    """``handle.result()`` in a thread, once it blocks in Redis; call the answer to join it.
+
+    The call gives what the wait returned, or the exception it raised.
+    """
+    got: list[object] = []
+
+    def wait() -> None:
+        try:
+            got.append(handle.result(DEADLINE_S))
+        except Exception as exc:  # the test inspects it
+            got.append(exc)
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    until(lambda: blocked_waiters(client) == 1, "the waiter never blocked")
+
+    def ended() -> object:
+        thread.join(DEADLINE_S)
+        (outcome,) = got
+        return outcome
+
+    return ended
+
+
 def test_a_waiter_is_woken_by_the_jobs_end(queue: Queue, redis_client: redis.Redis) -> None:
     handle = queue.enqueue("t", 1)
-    got: list[object] = []
-    thread = threading.Thread(target=lambda: got.append(handle.result(timeout=DEADLINE_S)))
-    thread.start()
-    until(lambda: blocked_waiters(redis_client) == 1, "the waiter never blocked")
+    ended = blocked_wait(handle, redis_client)
     finish(queue, result=b'{"sum": 3}')
-    thread.join(DEADLINE_S)
-    assert got == [{"sum": 3}]
+    assert ended() == {"sum": 3}
 
 
 async def test_many_waiters_on_one_job_all_wake(
@@ -143,39 +165,19 @@ def test_cancelled_raises(queue: Queue) -> None:
 
 def test_cancel_of_a_waiting_job_wakes_its_waiter(queue: Queue, redis_client: redis.Redis) -> None:
     handle = queue.enqueue("t")
-    errors: list[BaseException] = []
-
-    def wait() -> None:
-        try:
-            handle.result(DEADLINE_S)
-        except JobCancelled as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=wait)
-    thread.start()
-    until(lambda: blocked_waiters(redis_client) == 1, "the waiter never blocked")
+    ended = blocked_wait(handle, redis_client)
     assert queue.cancel(handle)
-    thread.join(DEADLINE_S)
-    assert len(errors) == 1
+    assert isinstance(ended(), JobCancelled)
 
 
 def test_a_reaped_poison_job_wakes_its_waiter(queue: Queue, redis_client: redis.Redis) -> None:
     handle = queue.enqueue("t", max_attempts=1)
     queue.protocol.claim("w", 1, 0)  # a lease that expires at once
-    errors: list[BaseException] = []
-
-    def wait() -> None:
-        try:
-            handle.result(DEADLINE_S)
-        except JobDeadLettered as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=wait)
-    thread.start()
-    until(lambda: blocked_waiters(redis_client) == 1, "the waiter never blocked")
+    ended = blocked_wait(handle, redis_client)
     assert queue.protocol.reap() == 1
-    thread.join(DEADLINE_S)
-    assert [e.reason for e in errors] == ["lease_expired"]  # type: ignore[attr-defined]
+    error = ended()
+    assert isinstance(error, JobDeadLettered)
+    assert error.reason == "lease_expired"
 
 
 def test_timing_out_raises_and_leaves_the_job_alone(queue: Queue) -> None:
@@ -239,26 +241,14 @@ def test_a_requeued_dead_letter_does_not_wake_new_waiters_early(
     queue: Queue, redis_client: redis.Redis
 ) -> None:
     handle = queue.enqueue("t")
-    got: list[object] = []
-    thread = threading.Thread(target=lambda: got.append(_outcome(handle)))
-    thread.start()
-    until(lambda: blocked_waiters(redis_client) == 1, "the waiter never blocked")
+    ended = blocked_wait(handle, redis_client)
     finish(queue, "fail", reason="r")
-    thread.join(DEADLINE_S)
-    assert got == ["dead"]
+    assert isinstance(ended(), JobDeadLettered)
     assert queue.requeue_dead(handle) == 1  # the old end notice is still there
     with pytest.raises(WaitTimeout):
         handle.result(0.2)
     finish(queue, result=b"2")
     assert handle.result(0) == 2
-
-
-def _outcome(handle: object) -> str:
-    try:
-        handle.result(DEADLINE_S)  # type: ignore[attr-defined]
-    except JobDeadLettered:
-        return "dead"
-    return "done"
 
 
 async def test_a_wait_that_joins_a_blocked_read_is_woken_too(
