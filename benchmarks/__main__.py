@@ -14,7 +14,7 @@ import time
 SUITES = (
     ("queue: enqueue, drain, wait, memory", "benchmarks.queue"),
     ("autoscaling simulation: Sluice vs KEDA-style vs oracle", "benchmarks.autoscaling"),
-    ("operator: reaction time and cost of 200 JobQueues", "benchmarks.operator"),
+    ("operator at fleet scale: 200, 1,000 and 2,000 JobQueues", "benchmarks.operator"),
     ("dashboard: API latency, 500-queue overview in Chromium, server CPU", "benchmarks.dashboard"),
 )
 

@@ -8,7 +8,11 @@ status carries ``serviceTimeSeconds`` and ``lastScaleTime`` already;
 
 The window is kept as its running maxima only (each recommendation larger than
 every later one): the max over any later window is the same, and the list
-stays short however many ticks the window spans.
+stays short however many ticks the window spans. Two parts change every tick
+and are left out, so a steady queue's memory does not change at all (and costs
+no status write): the newest recommendation (the successor's first tick makes
+a fresh one) and, while the queue is busy, the idle clock (a busy queue sets
+it again on the successor's first tick).
 """
 
 from __future__ import annotations
@@ -34,12 +38,11 @@ def running_maxima(history: tuple[tuple[float, int], ...]) -> tuple[tuple[float,
     return tuple(kept[-MAX_WINDOW_ENTRIES:])
 
 
-def published(state: PolicyState) -> dict[str, Any]:
-    """``status.policy`` for ``state``."""
-    out: dict[str, Any] = {
-        "window": [{"time": timestamp(t), "replicas": r} for t, r in running_maxima(state.history)]
-    }
-    if state.last_active is not None:
+def published(state: PolicyState, now: float) -> dict[str, Any]:
+    """``status.policy`` for ``state`` at ``now`` (the tick's time)."""
+    older = running_maxima(state.history)[:-1]  # the newest is remade by the next tick
+    out: dict[str, Any] = {"window": [{"time": timestamp(t), "replicas": r} for t, r in older]}
+    if state.last_active is not None and state.last_active < now:  # idle since then
         out["lastActiveTime"] = timestamp(state.last_active)
     return out
 

@@ -230,7 +230,7 @@ class QueueScaler:
         )  # fmt: skip
         if self.spec.schedules or self.status.get("schedules"):
             new["schedules"] = status_mod.schedule_status(self.schedules)
-        new["policy"] = published(self.reconciler.state)
+        new["policy"] = published(self.reconciler.state, self.clock())
         return await self.writer.write(new)
 
     async def _patch(self, diff: dict[str, Any]) -> None:

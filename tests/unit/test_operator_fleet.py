@@ -68,13 +68,21 @@ def test_a_new_operator_continues_from_the_published_memory() -> None:
     status = {
         "serviceTimeSeconds": 2.5,
         "lastScaleTime": timestamp(now - 30),
-        "policy": published(state),
+        "policy": published(state, now),
     }
     seeded = seed_state(status)
-    assert seeded.history == state.history
+    assert seeded.history == state.history[:-1]  # the newest is made again by the next tick
     assert seeded.service_time_s == 2.5
     assert seeded.last_active == now - 10
     assert seeded.last_scale == now - 30
+
+
+def test_a_steady_queue_publishes_the_same_memory_every_tick() -> None:
+    # Constant demand (the window's running maxima are one entry, renewed each tick) and a
+    # busy queue (idle clock = now): nothing in status.policy changes from tick to tick.
+    first = published(PolicyState(history=((100.0, 3),), last_active=100.0), 100.0)
+    later = published(PolicyState(history=((105.0, 3),), last_active=105.0), 105.0)
+    assert first == later == {"window": []}
 
 
 @pytest.mark.parametrize(

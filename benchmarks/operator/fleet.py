@@ -1,0 +1,240 @@
+"""The operator at fleet scale: N JobQueues, three processes, each measured on its own.
+
+- the API emulator (KMock, :mod:`.emulator`) in its own process, so its CPU is
+  not the operator's and the operator is not slowed by sharing a core with it;
+- the real ``sluice-operator`` process (``-A``, ``/metrics`` on a free port);
+- this driver: it creates the JobQueues (half of them over a standing backlog,
+  so their figures change every poll), measures, and plays the workload.
+
+Figures, for one run:
+
+- time until every queue was first polled (status written), from operator start;
+- over a steady window: the operator's cores and RSS, its API requests/s (all
+  requests the emulator served in the window: only the operator talks to it),
+  the emulator's own cores;
+- achieved polling interval p50/p99: ``sluice_operator_poll_interval_seconds``
+  of every queue, scraped every interval through the window;
+- reaction p50/p90/max: probe queues at zero replicas get a backlog at a random
+  moment; the time until the emulator's watch shows their Deployment scaled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import redis
+
+from sluice import Queue
+
+from . import emulator
+
+JQ_PATH = "/apis/sluice.dev/v1alpha1/namespaces/default/jobqueues"
+DEPLOY_WATCH = "/apis/apps/v1/namespaces/default/deployments?watch=true"
+INTERVAL_METRIC = re.compile(r"^sluice_operator_poll_interval_seconds\{[^}]*\} ([0-9.e+-]+)$", re.M)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@dataclass
+class Run:
+    queues: int
+    interval: float
+    figures: dict[str, float] = field(default_factory=dict)
+
+
+class Processes:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self, argv: list[str], log: str, env: dict[str, str] | None = None) -> Any:
+        with (self.tmp / log).open("wb") as out:
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
+        self.started.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in reversed(self.started):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(10)
+
+
+def read_text(path: Path) -> str:
+    """A small file's text, or "" while it does not exist yet."""
+    return path.read_text() if path.exists() else ""
+
+
+async def wait_for_file(path: Path, within: float = 30) -> str:
+    deadline = time.monotonic() + within
+    while not (text := read_text(path)):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path.name} not written")
+        await asyncio.sleep(0.1)
+    return text
+
+
+async def create_all(
+    session: aiohttp.ClientSession, url: str, bodies: list[dict[str, Any]]
+) -> None:
+    limit = asyncio.Semaphore(16)
+
+    async def one(body: dict[str, Any]) -> None:
+        async with limit, session.post(url + JQ_PATH, json=body) as resp:
+            if resp.status >= 300:
+                raise RuntimeError(await resp.text())
+
+    await asyncio.gather(*(one(b) for b in bodies))
+
+
+async def polled(session: aiohttp.ClientSession, url: str) -> int:
+    async with session.get(url + JQ_PATH) as resp:
+        items = (await resp.json())["items"]
+    return sum(1 for i in items if (i.get("status") or {}).get("conditions"))
+
+
+class Scales:
+    """When each probe's Deployment was first seen scaled above zero (a watch stream)."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+
+    async def follow(self, session: aiohttp.ClientSession, url: str) -> None:
+        async with session.get(url + DEPLOY_WATCH, timeout=aiohttp.ClientTimeout()) as resp:
+            async for line in resp.content:
+                if not line.strip():
+                    continue
+                obj = json.loads(line).get("object") or {}
+                name = (obj.get("metadata") or {}).get("name", "")
+                if (obj.get("spec") or {}).get("replicas", 0) > 0 and name not in self.at:
+                    self.at[name] = time.monotonic()
+
+
+async def scrape(session: aiohttp.ClientSession, port: int) -> list[float]:
+    async with session.get(f"http://127.0.0.1:{port}/metrics") as resp:
+        text = await resp.text()
+    return [float(v) for v in INTERVAL_METRIC.findall(text)]
+
+
+async def react(client: redis.Redis, name: str, delay: float) -> float:
+    await asyncio.sleep(delay)
+    with Queue(name, redis=client) as queue:
+        await asyncio.to_thread(queue.enqueue_many, [("t", {"i": i}) for i in range(50)])
+    return time.monotonic()
+
+
+async def measure(run: Run, redis_url: str, tmp: Path, window: float, verbose: bool) -> Run:
+    procs = Processes(tmp)
+    port_file, stats_file = tmp / f"port-{run.queues}", tmp / f"stats-{run.queues}"
+    for f in (port_file, stats_file):
+        f.unlink(missing_ok=True)
+    try:
+        emu_argv = [sys.executable, "-m", "benchmarks.operator.emulator", str(port_file),
+                    str(stats_file)]  # fmt: skip
+        emu = procs.start(emu_argv, f"emulator-{run.queues}.log")
+        url = (await wait_for_file(port_file)).rstrip("/")
+        kubeconfig = emulator.write_kubeconfig(tmp / f"kubeconfig-{run.queues}", url)
+        probes = max(5, min(20, run.queues // 20))
+        names = [f"q{i:04d}" for i in range(run.queues)]
+        client = redis.Redis.from_url(redis_url)
+        client.flushall()
+        for i, name in enumerate(names[probes:]):
+            if i % 2 == 0:  # half the others hold a standing backlog: figures move every poll
+                with Queue(name, redis=client) as queue:
+                    queue.enqueue_many([("t", {"i": j}) for j in range(10)])
+        async with aiohttp.ClientSession() as session:
+            bodies = [emulator.jobqueue(n, redis_url, run.interval) for n in names]
+            for body in bodies[:probes]:
+                body["spec"]["scaling"]["minReplicas"] = 0
+            await create_all(session, url, bodies)
+            metrics_port = free_port()
+            env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+            argv = [sys.executable, "-m", "sluice_operator.main", "-A",
+                    "--metrics-port", str(metrics_port), "--liveness-port", "0",
+                    "--log-level", "info" if verbose else "warning"]  # fmt: skip
+            started = time.monotonic()
+            op = procs.start(argv, f"operator-{run.queues}.log", env)
+            while await polled(session, url) < run.queues:
+                if time.monotonic() - started > 900:
+                    raise TimeoutError("not every queue was polled within 15 minutes")
+                await asyncio.sleep(1.0)
+            run.figures["first_poll_all_s"] = time.monotonic() - started
+            await asyncio.sleep(2 * run.interval)  # settle: first scale-ups, first writes
+            scales = Scales()
+            watcher = asyncio.create_task(scales.follow(session, url))
+            served0 = json.loads(read_text(stats_file))["served"]
+            op_cpu0, emu_cpu0, t0 = cpu_seconds(op.pid), cpu_seconds(emu.pid), time.monotonic()
+            spread = min(window / 2, 4 * run.interval)
+            delays = {n: random.uniform(0, spread) for n in names[:probes]}
+            enqueued = {n: asyncio.create_task(react(client, n, d)) for n, d in delays.items()}
+            samples: list[float] = []
+            while time.monotonic() - t0 < window:
+                await asyncio.sleep(run.interval)
+                samples += await scrape(session, metrics_port)
+            wall = time.monotonic() - t0
+            op_cpu, emu_cpu = cpu_seconds(op.pid) - op_cpu0, cpu_seconds(emu.pid) - emu_cpu0
+            served = json.loads(read_text(stats_file))["served"] - served0
+            rss = rss_mib(op.pid)
+            sent = {n: await t for n, t in enqueued.items()}
+            await asyncio.sleep(run.interval + 2)  # let the last probe's reaction land
+            watcher.cancel()
+        reactions = [scales.at[f"{n}-worker"] - sent[n] for n in sent if f"{n}-worker" in scales.at]
+        run.figures |= {
+            "cores": op_cpu / wall,
+            "rss_mib": rss,
+            "api_rps": served / wall,
+            "emulator_cores": emu_cpu / wall,
+            "interval_p50": percentile(samples, 0.5),
+            "interval_p99": percentile(samples, 0.99),
+            "reaction_p50": statistics.median(reactions) if reactions else float("nan"),
+            "reaction_p90": percentile(reactions, 0.9) if reactions else float("nan"),
+            "reaction_max": max(reactions) if reactions else float("nan"),
+            "reacted": len(reactions),
+            "probes": probes,
+        }
+        client.close()
+        return run
+    finally:
+        procs.stop()
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
