@@ -13,7 +13,7 @@ Figures, for one run:
   requests the emulator served in the window: only the operator talks to it),
   the emulator's own cores;
 - achieved polling interval p50/p99: ``sluice_operator_poll_interval_seconds``
-  of every queue, scraped every interval through the window;
+  of every queue, scraped every 15 s through the window (as Prometheus would);
 - reaction p50/p90/max: probe queues at zero replicas get a backlog at a random
   moment; the time until the emulator's watch shows their Deployment scaled.
 """
@@ -41,6 +41,7 @@ from sluice import Queue
 
 from . import emulator
 
+SCRAPE_S = 15.0  # /metrics of thousands of queues is a cost of its own: scrape like Prometheus
 JQ_PATH = "/apis/sluice.dev/v1alpha1/namespaces/default/jobqueues"
 DEPLOY_WATCH = "/apis/apps/v1/namespaces/default/deployments?watch=true"
 INTERVAL_METRIC = re.compile(r"^sluice_operator_poll_interval_seconds\{[^}]*\} ([0-9.e+-]+)$", re.M)
@@ -207,7 +208,7 @@ async def measure(run: Run, redis_url: str, tmp: Path, window: float, verbose: b
             enqueued = {n: asyncio.create_task(react(client, n, d)) for n, d in delays.items()}
             samples: list[float] = []
             while time.monotonic() - t0 < window:
-                await asyncio.sleep(run.interval)
+                await asyncio.sleep(SCRAPE_S)  # as often as Prometheus would, not more
                 samples += await scrape(session, metrics_port)
             wall = time.monotonic() - t0
             op_cpu, emu_cpu = cpu_seconds(op.pid) - op_cpu0, cpu_seconds(emu.pid) - emu_cpu0
