@@ -157,7 +157,7 @@ class QueueScaler:
         self.settings_warned = False  # one event per spec, not one per failed poll
         self.seen_deployment = False
         self.metrics_ok: bool | None = None  # None until the first read
-        self.generation: Any = None  # metadata.generation of the spec in use
+        self.raw_spec: Any = None  # the spec as last parsed (raw), to skip parsing it again
 
     @property
     def status(self) -> dict[str, Any]:
