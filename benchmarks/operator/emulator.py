@@ -26,7 +26,10 @@ from typing import Any
 import kmock
 import yaml
 
-NAMESPACED = {"sluice.dev/v1alpha1/jobqueues": "JobQueue", "apps/v1/deployments": "Deployment",
+from sluice_scaling.resource import API_VERSION, KIND, PLURAL
+
+JOBQUEUES = f"{API_VERSION}/{PLURAL}"
+NAMESPACED = {JOBQUEUES: KIND, "apps/v1/deployments": "Deployment",
               "v1/pods": "Pod", "v1/secrets": "Secret", "v1/events": "Event"}  # fmt: skip
 CRDS = "apiextensions.k8s.io/v1/customresourcedefinitions"
 CLUSTER = {"v1/namespaces": "Namespace", CRDS: "CustomResourceDefinition"}
@@ -105,8 +108,8 @@ def write_kubeconfig(path: Path, url: str) -> Path:
 
 def jobqueue(name: str, redis_url: str, interval: float) -> dict[str, Any]:
     return {
-        "apiVersion": "sluice.dev/v1alpha1",
-        "kind": "JobQueue",
+        "apiVersion": API_VERSION,
+        "kind": KIND,
         "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}",
                      "generation": 1, "resourceVersion": "1"},
         "spec": {
@@ -120,7 +123,7 @@ def jobqueue(name: str, redis_url: str, interval: float) -> dict[str, Any]:
 
 
 async def create(server: Any, body: dict[str, Any]) -> None:
-    url = "/apis/sluice.dev/v1alpha1/namespaces/default/jobqueues"
+    url = f"/apis/{API_VERSION}/namespaces/default/{PLURAL}"
     async with server.post(url, json=body) as resp:
         if resp.status >= 300:
             raise RuntimeError(await resp.text())
@@ -136,7 +139,7 @@ def replicas(server: Any, name: str) -> int | None:
 
 def has_status(server: Any, name: str) -> bool:
     try:
-        obj = server.objects["sluice.dev/v1alpha1/jobqueues", "default", name]
+        obj = server.objects[JOBQUEUES, "default", name]
     except KeyError:
         return False
     return bool(obj.raw.get("status", {}).get("conditions"))
