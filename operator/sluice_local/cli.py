@@ -131,10 +131,13 @@ def run(args: argparse.Namespace) -> int:
     return up(manifest, options)
 
 
-def up(
-    manifest: Manifest, options: UpOptions, on_ready: Callable[[str], None] | None = None
-) -> int:
-    """Run ``manifest`` until stopped; ``on_ready(url)`` runs once Redis and the loop are set."""
+# Called once Redis and the loop are set, with the URL and the options ``connect`` needs
+# for it (the embedded server's password travels there, never inside the URL).
+OnReady = Callable[[str, Mapping[str, Any]], None]
+
+
+def up(manifest: Manifest, options: UpOptions, on_ready: OnReady | None = None) -> int:
+    """Run ``manifest`` until stopped; ``on_ready(url, connect_options)`` runs once it is set."""
     data_dir = options.data_dir or default_data_dir(manifest.queue)
     if manifest.spec.redis.cluster and choose_url(options.redis_url, manifest.redis_url) is None:
         print(
@@ -197,7 +200,7 @@ def _serve(
     options: UpOptions,
     local: LocalRedis,
     data_dir: Path,
-    on_ready: Callable[[str], None] | None,
+    on_ready: OnReady | None,
 ) -> int:
     # A given URL: credentials and TLS from SLUICE_REDIS_* as for every sluice command.
     given: dict[str, Any] = (
@@ -237,7 +240,8 @@ def _serve(
         fire_schedules=functools.partial(scheduler.tick, queue),
     )  # fmt: skip
     try:
-        return _drive(session, actuator, view, on_ready, local.url)
+        ready = None if on_ready is None else functools.partial(_call_ready, on_ready, given)
+        return _drive(session, actuator, view, ready, local.url)
     finally:
         if board is not None:
             board.stop()
@@ -263,6 +267,10 @@ def _start_dashboard(
     where = board.start()
     view.message(f"dashboard: {where.url}")
     return board
+
+
+def _call_ready(on_ready: OnReady, connect_options: Mapping[str, Any], url: str) -> None:
+    on_ready(url, connect_options)
 
 
 def _drive(

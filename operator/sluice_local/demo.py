@@ -14,8 +14,9 @@ import argparse
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from sluice.connection import connect
 from sluice.loadgen import Shape, describe, payload_job, run_load
@@ -48,12 +49,14 @@ class LoadThread:
         self._thread: threading.Thread | None = None
         self.sent = 0
 
-    def start(self, url: str) -> None:
-        self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+    def start(self, url: str, connect_options: Mapping[str, Any]) -> None:
+        """Start sending to ``url``; ``connect_options`` carry its credentials."""
+        args = (url, dict(connect_options))
+        self._thread = threading.Thread(target=self._run, args=args, daemon=True)
         self._thread.start()
 
-    def _run(self, url: str) -> None:
-        with Queue(self._queue, redis=connect(url)) as queue:
+    def _run(self, url: str, connect_options: dict[str, Any]) -> None:
+        with Queue(self._queue, redis=connect(url, **connect_options)) as queue:
             self.sent = run_load(queue, self._shape, self._job, stop=self._stop)
 
     def stop(self) -> None:
