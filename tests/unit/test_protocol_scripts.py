@@ -104,3 +104,59 @@ def test_the_generated_tables_are_the_python_definitions() -> None:
     assert all(f"{kind} = '{code}'" in lua for kind, code in OUTCOME_CODES.items())
     assert all(f"{kind} = '{code}'" in lua for kind, code in HISTOGRAMS.items())
     assert len(scripts.names()["F"]) == len([k for k in vars(F) if k.isupper()])
+
+
+SHARED = """-- the prefix
+local PREFIX = ARGV[1]
+
+-- a job's key
+local function jobkey(id)
+  return PREFIX .. 'job:' .. id
+end
+
+local unused_count = 0
+local function unused(x)
+  unused_count = unused_count + jobkey(x)
+end
+"""
+
+
+def test_a_script_gets_the_shared_declarations_it_names_and_theirs() -> None:
+    body = scripts.assemble("return jobkey(ARGV[2])\n", SHARED)
+    # jobkey, and PREFIX because jobkey names it, with their comments; not the rest.
+    assert "local function jobkey" in body
+    assert "local PREFIX = ARGV[1]" in body
+    assert "-- a job's key" in body
+    assert "unused" not in body
+    assert body.index("local PREFIX") < body.index("local function jobkey")
+
+
+def test_a_name_in_a_comment_does_not_pull_a_declaration_in() -> None:
+    body = scripts.assemble("-- unused() is not called here\nreturn 1\n", SHARED)
+    assert "local function unused" not in body
+    assert "PREFIX" not in body
+
+
+def test_a_multi_line_top_level_value_is_refused() -> None:
+    with pytest.raises(ValueError, match="fit on a line"):
+        scripts.assemble("return T\n", "local T = {\n  1,\n}\n")
+
+
+def test_a_table_holds_the_entries_read_and_a_misspelt_one_stays_an_error() -> None:
+    lua = scripts.constants("return {F.attempts, STATE.active, MAXIMA.max_length}")
+    assert {"attempts", "active", "max_length"} <= set(re.findall(r"(\w+) = ", lua))
+    assert not {"max_attempts", "BUCKETS", "KIND"} & set(re.findall(r"\b(\w+) = ", lua))
+    assert "error('no F.'" in lua  # a name it lacks still raises, not reads nil
+    # A table used other than by TABLE.name (iterated, passed) is generated whole.
+    assert len(re.findall(r"\w+ = '", scripts.constants("for k in pairs(F) do end"))) == len(
+        scripts.names()["F"]
+    )
+
+
+@pytest.mark.parametrize("name", scripts.NAMES)
+def test_every_hot_script_leaves_out_what_it_never_calls(name: str) -> None:
+    source = scripts.script(name).source
+    # Each shared function in the assembled script is called somewhere after its definition.
+    for fn in re.findall(r"^local function (\w+)", source, re.M):
+        after = source.split(f"local function {fn}", 1)[1]
+        assert re.search(rf"\b{fn}\(", after), f"{name}: {fn} is defined but never called"

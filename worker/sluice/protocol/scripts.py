@@ -12,7 +12,11 @@ says ``F.attempts`` and ``STATE.active``, never the stored letters, and a
 misspelt name fails loudly instead of reading a field that is not there. A script
 gets only the keys it touches, and only the shared code it calls: on the hot paths
 (enqueue, claim, finish) every argument and every function definition costs server
-time per call.
+time per call. So each script is assembled from what it reads: a shared
+function or variable only if the script (or a piece it includes) names it, a
+name table's entries only as far as they are read. A Redis script runs its
+whole text on every call, and building the unused tables and closures was about
+a quarter of a single enqueue's server time.
 
 A script is sent by SHA; a server that does not know it yet (restart, failover,
 another cluster node) answers NOSCRIPT and gets the source once (EVAL caches it).
@@ -23,6 +27,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import re
 from importlib import resources
 from typing import Any
 
@@ -74,9 +79,9 @@ def _lua_number(x: float) -> str:
     return "math.huge" if math.isinf(x) else repr(x)
 
 
-def _lua_table(name: str, fields: dict[str, str]) -> str:
+def _lua_table(name: str, fields: dict[str, str], quote: bool = True) -> str:
     """``local NAME = {a = 'x', ...}``; reading a name it lacks raises (a typo is an error)."""
-    body = ", ".join(f"{k} = '{v}'" for k, v in fields.items())
+    body = ", ".join(f"{k} = '{v}'" if quote else f"{k} = {v}" for k, v in fields.items())
     guard = f"function(_, k) error('no {name}.' .. tostring(k)) end"
     return f"local {name} = setmetatable({{{body}}}, {{__index = {guard}}})\n"
 
@@ -91,30 +96,48 @@ def names() -> dict[str, dict[str, str]]:
     }
 
 
-def constants(jobs: bool = True) -> str:
-    """The Lua preamble generated from the Python definitions (BUCKETS for _jobs.lua)."""
+def _read_entries(table: str, fields: dict[str, str], code: str | None) -> dict[str, str]:
+    """The entries of ``table`` that ``code`` reads (all of them for None, or for any
+    use other than ``TABLE.name``); a misspelt name stays an error, as it is not there."""
+    if code is None or re.search(rf"\b{table}\b(?!\.)", code):
+        return fields
+    read = set(re.findall(rf"\b{table}\.(\w+)", code))
+    return {k: v for k, v in fields.items() if k in read}
+
+
+def constants(code: str | None = None) -> str:
+    """The Lua preamble generated from the Python definitions: what ``code`` reads of it
+    (None: all of it)."""
     d = JobSettings()
-    defaults = ", ".join(
-        f"{name} = {_lua_number(getattr(d, name))}"
-        for name in (
-            "max_attempts",
-            "timeout_s",
-            "result_ttl_s",
-            "dead_max",
-            "events",
-            "events_max",
-        )
-    )
-    maxima = ", ".join(f"{name} = {_lua_number(r.high)}" for name, r in _MAXIMA.items())
+    defaults = {
+        name: _lua_number(getattr(d, name))
+        for name in ("max_attempts", "timeout_s", "result_ttl_s", "dead_max", "events",
+                     "events_max")
+    }  # fmt: skip
+    numbers = {
+        "DEFAULTS": defaults,
+        "MAXIMA": {name: _lua_number(r.high) for name, r in _MAXIMA.items()},
+    }
     bounds = ", ".join(_lua_number(b) for b in BUCKETS)
-    return (
-        (f"local BUCKETS = {{{bounds}}}\n" if jobs else "")
-        + f"local DEFAULTS = {{{defaults}}}\n"
-        + f"local MAXIMA = {{{maxima}}}\n"
-        + f"local WAKE_MAX = {WAKE_MAX}\n"
-        + f"local NOTICE_TTL_MS = {NOTICE_TTL_MS}\n"
-        + "".join(_lua_table(name, table) for name, table in names().items())
-    )
+    values = {
+        "BUCKETS": f"{{{bounds}}}",
+        "WAKE_MAX": str(WAKE_MAX),
+        "NOTICE_TTL_MS": str(NOTICE_TTL_MS),
+    }
+    out = [
+        f"local {name} = {value}\n"
+        for name, value in values.items()
+        if code is None or re.search(rf"\b{name}\b", code)
+    ]
+    for name, table in numbers.items():
+        entries = _read_entries(name, table, code)
+        if entries:
+            out.append(_lua_table(name, entries, quote=False))
+    for name, table in names().items():
+        entries = _read_entries(name, table, code)
+        if entries:
+            out.append(_lua_table(name, entries))
+    return "".join(out)
 
 
 def _read(name: str) -> str:
@@ -168,6 +191,56 @@ class Script:
             return await client.eval(self.source, len(keys), *keys, *args)
 
 
+def _code(lua: str) -> str:
+    """Lua without its comments, for finding which names a piece of it reads."""
+    return re.sub(r"--[^\n]*", "", lua)
+
+
+def _declarations(shared: str) -> list[tuple[tuple[str, ...], str]]:
+    """The top-level ``local`` declarations of a shared file, each with the names it
+    declares and its text (with the comment lines above it). A function runs to the
+    next ``end`` at column 0; anything else must fit on its line."""
+    pieces: list[tuple[tuple[str, ...], str]] = []
+    lines = shared.splitlines(keepends=True)
+    above: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.startswith("local "):
+            above.append(line)
+            i += 1
+            continue
+        head = line.removeprefix("local ").removeprefix("function ")
+        declared = tuple(n.strip() for n in re.split(r"[=(]", head, maxsplit=1)[0].split(","))
+        text = [*above, line]
+        if line.startswith("local function "):
+            while not lines[i].startswith("end"):
+                i += 1
+                text.append(lines[i])
+        elif line.count("{") != line.count("}") or line.count("(") != line.count(")"):
+            raise ValueError(f"shared Lua: a top-level declaration must fit on a line: {line!r}")
+        pieces.append((declared, "".join(text)))
+        above = []
+        i += 1
+    return pieces
+
+
+def assemble(own: str, shared: str) -> str:
+    """``shared``'s declarations that ``own`` needs, directly or through one another
+    (in their order, so each is defined before use), then ``own``."""
+    pieces = _declarations(shared)
+    keep = [False] * len(pieces)
+    code = _code(own)
+    grew = True
+    while grew:
+        grew = False
+        for i, (declared, text) in enumerate(pieces):
+            if not keep[i] and any(re.search(rf"\b{n}\b", code) for n in declared):
+                keep[i], grew = True, True
+                code += _code(text)
+    return "".join(text for k, (_, text) in zip(keep, pieces, strict=True) if k) + own
+
+
 @functools.cache
 def script(name: str) -> Script:
     """The named operation's script (sources are read once per process)."""
@@ -182,7 +255,7 @@ def script(name: str) -> Script:
     # Declared in KEY_NAMES order, so bindings() and QueueKeys.script_keys() agree.
     keys = tuple(k for k in KEY_NAMES if k in keys)
     uses = _header(own, "uses")
-    jobs = "jobs" in uses
-    parts = [constants(jobs), bindings(keys), _read("_lib"), _read("_jobs") if jobs else ""]
-    parts += [_read("_enqueue") if "enqueue" in uses else "", own]
-    return Script(name, "\n".join(parts), keys)
+    shared = [_read("_lib")] + [_read(f"_{part}") for part in ("jobs", "enqueue") if part in uses]
+    body = assemble(own, "\n".join(shared))
+    source = "\n".join([constants(_code(body)), bindings(keys), body])
+    return Script(name, source, keys)

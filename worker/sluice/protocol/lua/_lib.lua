@@ -77,12 +77,16 @@ end
 -- script call, by trim_events(). Nothing is written when the queue's events are off.
 -- emit(type, id, field, value, ...): the extra fields are the type's (see protocol.md).
 local events_on, events_max, emitted = nil, nil, false
+-- The queue's event settings as stored (a script that reads the config anyway passes
+-- them here and saves emit() its own read).
+local function events_config(on, max)
+  if on then on = (on == 'True' or on == 'true' or on == '1') else on = DEFAULTS.events end
+  events_on = on
+  events_max = math.floor(setting(max, DEFAULTS.events_max, 100, MAXIMA.events_max))
+end
 local function emit(kind, id, ...)
   if events_on == nil then
-    local on, max = unpack(redis.call('HMGET', CONFIG, 'events', 'events_max'))
-    if on then on = (on == 'True' or on == 'true' or on == '1') else on = DEFAULTS.events end
-    events_on = on
-    events_max = math.floor(setting(max, DEFAULTS.events_max, 100, MAXIMA.events_max))
+    events_config(unpack(redis.call('HMGET', CONFIG, 'events', 'events_max')))
   end
   if events_on then
     redis.call('XADD', EVENTS, '*', 'type', kind, 'job', id, ...)
@@ -131,10 +135,12 @@ local function flush()
   for field, x in pairs(sums) do redis.call('HINCRBYFLOAT', STATS, field, x) end
   if woken > 0 then
     -- One token per claimable job, bounded: idle workers BLPOP the wake list. Push,
-    -- then trim in the rare case it overflowed: one call where LLEN first took two.
+    -- and trim back to WAKE_MAX once it holds twice that: with no worker taking tokens
+    -- (enqueueing ahead of the workers) that is one trim per WAKE_MAX pushes, not one
+    -- per push.
     local tokens = {}
     for i = 1, math.min(woken, WAKE_MAX) do tokens[i] = '1' end
-    if redis.call('RPUSH', WAKE, unpack(tokens)) > WAKE_MAX then
+    if redis.call('RPUSH', WAKE, unpack(tokens)) > 2 * WAKE_MAX then
       redis.call('LTRIM', WAKE, 0, WAKE_MAX - 1)
     end
   end

@@ -11,7 +11,10 @@
 local id, task, pr = ARGV[2], ARGV[3], tonumber(ARGV[5])
 local key = jobkey(id)
 
-local max_length = setting(redis.call('HGET', CONFIG, 'max_length'), nil, 1, MAXIMA.max_length)
+-- The config is read once: the length limit and the event settings emit() needs.
+local limit, on, max = unpack(redis.call('HMGET', CONFIG, 'max_length', 'events', 'events_max'))
+events_config(on, max)
+local max_length = setting(limit, nil, 1, MAXIMA.max_length)
 if max_length then
   if redis.call('EXISTS', key) == 1 then return {1, 0} end
   local waiting = redis.call('ZCARD', DELAYED)
