@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
-from policy_snapshots import T0, snap
+from dataclasses import replace
 
-from sluice.stats import QueueStats
+import pytest
+from policy_snapshots import T0, service, snap
+
+from sluice.stats import Histogram, QueueStats
 from sluice_scaling.policy.rates import (
     MAX_RATE_WINDOW_S,
     RATE_WINDOW_S,
+    Busy,
+    capacity,
+    dispersion,
     measure,
     remember,
 )
@@ -150,3 +155,56 @@ def test_a_stop_at_a_low_rate_shows_once_the_silence_is_unlikely(
     else:  # the long window now holds 5 silent seconds of its 30: about 1.27
         assert rate is not None
         assert rate > 1.0
+
+
+def _slowed(completed_per_poll: int, *, workers: int = 5) -> tuple[
+    tuple[QueueStats, ...], QueueStats
+]:  # fmt: skip
+    """Steady 2 s jobs at 8 jobs/s for two minutes, then two polls with every slot busy
+    and work waiting, finishing ``completed_per_poll`` jobs each (finished jobs still 2 s).
+
+    Returns the kept samples (the first full one last) and the latest snapshot.
+    """
+    samples = history(8.0, 115.0)
+    n, done = samples[-1].counters.enqueued, samples[-1].counters.completed
+    full = [
+        snap(120.0 + 5 * k, enqueued=n + 40 * (k + 1), completed=done + completed_per_poll * k,
+             backlog=20 * (k + 1), in_flight=4 * workers, workers=workers)
+        for k in range(3)
+    ]  # fmt: skip
+    for stats in full[:-1]:
+        samples = remember(samples, stats)
+    return samples, full[-1]
+
+
+def test_slots_busy_longer_than_the_estimate_raise_it_before_slow_jobs_finish() -> None:
+    # 20 busy slots at 2 s a job finish 50 jobs in 5 s; they finished 8: the jobs in
+    # flight run about 20 x 10 / 17 = 11.8 s, though every job that finished took 2 s.
+    samples, now = _slowed(8)
+    rates = measure(now, samples[-1], samples, 2.0)
+    assert rates.service_time_s == pytest.approx(200 / 17, rel=0.01)
+
+
+def test_completions_within_their_noise_keep_the_estimate() -> None:
+    samples, now = _slowed(45)  # 100 expected in 10 s, 90 seen: within 4 deviations
+    assert measure(now, samples[-1], samples, 2.0).service_time_s == 2.0
+
+
+def test_a_changed_worker_count_or_an_empty_queue_is_no_capacity_reading() -> None:
+    samples, now = _slowed(8)
+    assert capacity(samples, now) is not None
+    fewer = replace(now, workers=now.workers[:-1])
+    assert capacity(samples, fewer) is None  # slots came or went during the span
+    assert capacity(samples, replace(now, ready={})) is None  # a free slot may have idled
+
+
+def test_a_heavy_tail_widens_the_noise_of_a_capacity_reading() -> None:
+    # The same shortfall with a bimodal history (90 % 0.5 s, 10 % 60 s): long jobs that
+    # happen to fill the slots for a while are the tail, not a slow-down.
+    tail = Histogram(service(900, 0.5).counts, 900 * 0.5)
+    tail = Histogram(tuple(a + b for a, b in zip(tail.counts, service(100, 60.0).counts,
+                                                 strict=True)), 450 + 6000.0)  # fmt: skip
+    busy = Busy(slot_seconds=20 * 10.0, completed=8)
+    assert busy.slower_than(6.45)  # at Poisson noise it would be a slow-down
+    assert dispersion(tail) > 5
+    assert not busy.slower_than(6.45, dispersion(tail))

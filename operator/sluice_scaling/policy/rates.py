@@ -30,6 +30,15 @@ integrated) over the completions -- lies well above it (:data:`LITTLE_OVER`),
 that wins: it sees the long jobs still running, which the histogram of
 finished jobs does not, so the first minute of a heavy-tailed load (only its
 short jobs finished yet) does not read as a load of short jobs.
+
+Both see a slow-down only once slow jobs finish. Before that, a poll in which
+every slot was busy and work waited throughout measures the service time
+directly (:func:`capacity`): ``c`` busy slots completing ``n`` jobs in ``w``
+seconds take ``c * w / n`` seconds a job. When ``n`` falls short of what the
+estimate predicts beyond a Poisson count's noise (``NOISE_Z``), the jobs in
+flight are running longer than it says -- the dependency slowed down, and the
+jobs that show it have not finished yet -- and that reading wins. It only
+ever raises the estimate: jobs that got faster show in the histogram at once.
 """
 
 from __future__ import annotations
@@ -84,6 +93,7 @@ def measure(
         rate, moved = 0.0, True
     whole = stats.since(samples[0]) if samples and samples[0].taken_at < start.taken_at else long
     busy = little(stats, samples)
+    full = capacity(samples, stats)
     recent = None if held_since is None else max(held_since, stats.taken_at - HOLD_WINDOW_S)
     adopted = _sample_at(samples, recent)
     since = stats.since(adopted) if adopted is not None and adopted is not last else None
@@ -94,7 +104,7 @@ def measure(
         rate_since = last.taken_at if moved and last is not None else start.taken_at
     return Rates(
         arrival_rate=rate,
-        service_time_s=service_time(long, remembered_service_s, whole, busy),
+        service_time_s=service_time(long, remembered_service_s, whole, busy, full),
         window_s=long.seconds,
         rate_since=rate_since,
     )
@@ -213,16 +223,80 @@ def little(stats: QueueStats, samples: tuple[QueueStats, ...]) -> float | None:
     return busy / max(1.0, (done + started) / 2)
 
 
+@dataclass(frozen=True)
+class Busy:
+    """A span with every slot busy and work waiting throughout: capacity, measured."""
+
+    slot_seconds: float  # busy slot-seconds in the span
+    completed: int  # jobs finished in it
+
+    def service_s(self) -> float:
+        # One more completion than seen: a span that finished nothing is a bound, not infinity.
+        return self.slot_seconds / (self.completed + 1)
+
+    def slower_than(self, service_s: float, dispersion: float = 1.0) -> bool:
+        """Fewer completions than ``service_s`` predicts, beyond the count's noise.
+
+        ``dispersion``: the count's variance over its mean. Completions of busy slots are
+        a renewal process, whose count varies like a Poisson one times the squared
+        coefficient of variation of the service time: a heavy tail whose long jobs
+        happen to fill the slots for a while is not a slow-down.
+        """
+        expected = self.slot_seconds / service_s
+        noise = math.sqrt(max(expected, 1.0) * max(1.0, dispersion))
+        return expected - self.completed > NOISE_Z * noise
+
+
+def _full(s: QueueStats) -> bool:
+    return s.backlog > 0 and bool(s.workers) and s.busy_slots >= s.total_slots
+
+
+def capacity(samples: tuple[QueueStats, ...], stats: QueueStats) -> Busy | None:
+    """The latest span of snapshots with every slot busy and work waiting, up to ``stats``.
+
+    The same workers throughout (none started or left, none draining with free
+    slots), so the slots busy at each snapshot were busy in between: a free slot
+    takes a waiting job at once.
+    """
+    if not _full(stats):
+        return None
+    start, slot_seconds = stats, 0.0
+    for older in reversed(samples):  # newest first
+        if not _full(older) or len(older.workers) != len(stats.workers):
+            break
+        if older.taken_at >= start.taken_at:
+            continue
+        slot_seconds += (
+            (older.busy_slots + start.busy_slots) / 2 * (start.taken_at - older.taken_at)
+        )
+        start = older
+    if start is stats:
+        return None
+    return Busy(slot_seconds, max(0, stats.counters.completed - start.counters.completed))
+
+
+def dispersion(hist: Histogram) -> float:
+    """The squared coefficient of variation, the spread read from the bucket bounds."""
+    n, mean = hist.count, hist.mean()
+    if n < 2 or not mean:
+        return 1.0
+    square = sum(c * _upper(i) ** 2 for i, c in enumerate(hist.counts) if c) / n
+    return max(0.0, square - mean * mean) / (mean * mean)
+
+
 def service_time(
     window: Window,
     remembered: float | None,
     whole: Window | None = None,
     busy_s: float | None = None,
+    full: Busy | None = None,
 ) -> float | None:
     """The mean over ``whole`` (or the rate ``window`` when that moved), with hysteresis.
 
     The last jobs to finish after load stops are the long tail; a window of few
     completions has a wide standard error, so it does not move the held value.
+    ``full``: a poll at full capacity, whose completions may show jobs running
+    longer than any finished one says.
     """
     recent, kept = window.service_time, (whole or window).service_time
     mean = kept.mean()
@@ -234,6 +308,13 @@ def service_time(
         measured, spread = short, standard_error(recent)
     if busy_s is not None and busy_s > LITTLE_OVER * measured:
         measured = busy_s  # long jobs are running that the finished ones do not show
+    if full is not None:
+        # The spread of the latest jobs: the whole window's mixes the old regime with the new.
+        spread2 = dispersion(recent if recent.count >= MIN_ARRIVALS else kept)
+        if full.slower_than(remembered or measured, spread2):
+            return max(measured, full.service_s())  # beyond noise: the jobs run slower now
+        if full.slower_than(measured, spread2):
+            measured = max(measured, full.service_s())
     if remembered is None:
         return measured
     band = max(SERVICE_BAND * remembered, SERVICE_Z * spread)
