@@ -114,8 +114,9 @@ def test_the_largest_term_wins(stats: QueueStats, rates: Rates, winner: str) -> 
 @pytest.mark.parametrize(
     ("running_s", "arrivals", "waiting", "expected"),
     [
-        # 4 slots busy for 45 s: at most 4/45 jobs/s per replica; 0.2 jobs/s at 80 %.
-        pytest.param(45, 0.2, 0, 3, id="arrivals-at-the-capacity-bound"),
+        # 4 slots busy for 45 s: at most 4/45 jobs/s per replica; 0.2 jobs/s of 45 s jobs
+        # fill 9 slots, and the waiting-time model keeps waits within 30 s with 16.
+        pytest.param(45, 0.2, 0, 4, id="arrivals-at-the-capacity-bound"),
         # 30 waiting must start within 30 s at 4/60 jobs/s per replica: 15 replicas.
         pytest.param(60, 0.0, 30, 15, id="backlog-at-the-capacity-bound"),
         pytest.param(2, 0.2, 0, 1, id="young-jobs-say-little"),
@@ -136,3 +137,22 @@ def test_the_running_term_applies_only_while_the_service_time_is_unknown() -> No
     known = demand_terms(spec(), stats, Rates(0.2, 90.0, 60), obs(stats), running_s=45)
     assert "running" in [t.name for t in unknown]
     assert "running" not in [t.name for t in known]
+
+
+def test_the_running_bound_holds_when_new_replicas_start() -> None:
+    # 4 slots busy for 5 s: S >= 5 now, and S >= 25 when a replica asked now starts
+    # 20 s later, if none of them finished by then. 0.3 jobs/s of 25 s jobs fill 7.5
+    # slots; keeping waits within 30 s needs 3 replicas, where the bound of now says 1.
+    stats = snap(0, backlog=5, in_flight=4)
+    now = running(spec(), stats, 0.3, 5, obs(stats, replicas=1))
+    ahead = running(spec(), stats, 0.3, 5, obs(stats, replicas=1), startup_s=20)
+    assert now.replicas == 1
+    assert ahead.replicas == 3
+    assert "+20s start-up" in ahead.reason
+
+
+def test_demand_terms_pass_the_start_up_to_the_running_term() -> None:
+    stats = snap(0, in_flight=4)
+    terms = demand_terms(spec(), stats, Rates(0.3, None, 60), obs(stats), running_s=5,
+                         startup_s=20)  # fmt: skip
+    assert next(t for t in terms if t.name == "running").replicas == 3

@@ -74,12 +74,13 @@ def _with_metrics(
 ) -> tuple[Decision, PolicyState]:
     rates = measure(stats, obs.previous, state.samples, state.service_time_s,
                     held_rate=state.arrival_rate, held_since=state.rate_since)  # fmt: skip
-    since = _running_since(stats, rates, state, now)
-    terms = demand_terms(spec, stats, rates, obs, None if since is None else now - since)
-    guard = _guard(spec, stats, obs, state=state, service_s=rates.service_time_s, now=now)
     startup_s, starting = startup.measured(state.startup_s, state.starting, obs, now)
     # Until a scale-up was timed, the start-up the spec declares.
     start_s = spec.worker_startup_seconds if startup_s is None else startup_s
+    since = _running_since(stats, rates, state, now)
+    terms = demand_terms(spec, stats, rates, obs, None if since is None else now - since,
+                         startup_s=start_s)  # fmt: skip
+    guard = _guard(spec, stats, obs, state=state, service_s=rates.service_time_s, now=now)
     demand = in_time(spec, max(terms, key=lambda t: t.replicas), stats, obs,
                      rates=rates, startup_s=start_s)  # fmt: skip
     demand = _limited(_capped(demand, guard), obs, rates)

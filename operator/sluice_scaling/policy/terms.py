@@ -16,9 +16,13 @@ time ``S``, a replica serves ``mu = c / S`` jobs/s:
   per replica (``coldStartBacklogPerReplica``), one step at a time: while
   requested replicas are still starting, wait to see what they achieve.
 - running: still before any job finished, jobs that have been running for
-  ``r`` seconds show ``S >= r``, so a replica serves at most ``c / r`` jobs/s;
-  the arrival and backlog terms at that capacity are a floor that rises while
-  the first long jobs run, instead of waiting for one to finish.
+  ``r`` seconds show ``S >= r``. Replicas asked for now take jobs only after
+  the start-up ``d``, and if none has finished by then, ``S >= r + d``: that
+  is the bound that holds when the capacity matters (if one finishes sooner,
+  the service time is known and this term gives way to the others). The
+  arrival term (with its waiting-time model) and the backlog term at that
+  capacity are a floor that rises while the first long jobs run, instead of
+  waiting for one to finish.
 - upcoming: delayed jobs (and cron fires) due within the pre-scaling horizon
   (worker start-up plus a poll) are not backlog yet, but a replica asked for
   later would start after they fall due: size for them, with what waits now,
@@ -71,11 +75,14 @@ def demand_terms(
     rates: Rates,
     obs: Observation,
     running_s: float | None = None,
+    *,
+    startup_s: float = 0.0,
 ) -> list[Term]:
     """Every applicable demand term; the caller takes the largest.
 
     ``running_s``: how long jobs have been running without any finishing, when
-    the service time is still unknown (see :func:`running`).
+    the service time is still unknown (see :func:`running`); ``startup_s``: how
+    long a replica asked for now takes to start.
     """
     late = age(spec, stats, obs.ready_replicas)
     terms = [late] if late is not None else []
@@ -85,7 +92,8 @@ def demand_terms(
     if service_s is None:
         terms.append(cold_start(spec, stats, obs.replicas, obs.ready_replicas))
         if running_s:
-            terms.append(running(spec, stats, rates.arrival_rate or 0.0, running_s, obs))
+            lam = rates.arrival_rate or 0.0
+            terms.append(running(spec, stats, lam, running_s, obs, startup_s=startup_s))
         return terms
     slots = max(1, obs.concurrency)
     per_replica = slots / service_s
@@ -114,15 +122,25 @@ def cold_start(spec: ScalingSpec, stats: QueueStats, replicas: int, ready: int) 
 
 
 def running(
-    spec: ScalingSpec, stats: QueueStats, lam: float, running_s: float, obs: Observation
+    spec: ScalingSpec,
+    stats: QueueStats,
+    lam: float,
+    running_s: float,
+    obs: Observation,
+    *,
+    startup_s: float = 0.0,
 ) -> Term:
-    per_replica = max(1, obs.concurrency) / running_s  # at most: S is at least running_s
-    need = max(arrival(spec, lam, per_replica), backlog(spec, stats, per_replica),
-               key=lambda t: t.replicas)  # fmt: skip
+    """Size for the least service time the running jobs will show when new replicas start."""
+    slots = max(1, obs.concurrency)
+    bound = running_s + startup_s
+    per_replica = slots / bound  # at most: S is at least the bound if none finished by then
+    need = max(arrival(spec, lam, per_replica, service_s=bound, slots=slots),
+               backlog(spec, stats, per_replica), key=lambda t: t.replicas)  # fmt: skip
+    ahead = f" (+{startup_s:.0f}s start-up)" if startup_s else ""
     return Term(
         "running",
         need.replicas,
-        f"service time unknown, over {running_s:.0f}s (jobs still running): {need.reason}",
+        f"service time unknown, over {running_s:.0f}s{ahead} (jobs still running): {need.reason}",
     )
 
 
