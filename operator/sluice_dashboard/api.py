@@ -9,6 +9,7 @@ queues and jobs are 404s with a JSON error.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -119,7 +120,7 @@ class Api:
         return web.json_response({
             "summary": self.hub.summary(track),
             "stats": stats_json(track.stats) if track.stats else None,
-            "settings": settings.model_dump(mode="json"),
+            "settings": dataclasses.asdict(settings),
         })  # fmt: skip
 
     async def history(self, request: web.Request) -> web.Response:

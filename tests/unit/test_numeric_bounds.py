@@ -11,6 +11,7 @@ out of range, which fail before any connection is made (this tier is pure).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,7 +20,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from sluice import JobSettings, Retry, limits
 from sluice.cli import main
@@ -36,7 +36,7 @@ SPECIAL = [math.nan, math.inf, -math.inf, 0.0, -0.0, -1.0, -1e300, 1e300, 1e20, 
 class Case:
     name: str  # what the error must name
     range: limits.Range
-    submit: Callable[[float], Any]  # raises ValueError (or a pydantic ValidationError) if refused
+    submit: Callable[[float], Any]  # raises ValueError if refused
 
 
 def _settings(field: str) -> Callable[[float], Any]:
@@ -101,9 +101,8 @@ def test_the_api_refuses_out_of_range_numbers_by_name(case: Case, value: float) 
     if _accepts(case.range, value):
         case.submit(given_value)
         return
-    with pytest.raises((ValueError, ValidationError)) as err:
+    with pytest.raises(ValueError, match=re.escape(case.name)):
         case.submit(value)
-    assert case.name in str(err.value)
 
 
 def _cli_text(value: float, integer: bool) -> str:

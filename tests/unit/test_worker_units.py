@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 
 import pytest
-from pydantic import ValidationError
 
 from sluice import Fail, JobSettings, Retry
 from sluice.protocol import Claimed
+from sluice.settings_fields import SettingsError
 from sluice.tasks import JobContext, Tasks, TasksNotFound, load_tasks
 from sluice.worker import WorkerSettings
 from sluice.worker import outcomes as oc
@@ -44,8 +45,64 @@ def test_worker_id_defaults_to_host_and_pid() -> None:
     "env", [{"SLUICE_CONCURRENCY": "0"}, {"SLUICE_ISOLATION": "fork"}, {"SLUICE_QUEUE": "a b"}]
 )
 def test_invalid_settings_are_refused(env: dict[str, str]) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(SettingsError):
         WorkerSettings.load({}, env)
+
+
+def test_environment_text_is_read_as_numbers_and_yes_no_words() -> None:
+    env = {
+        "SLUICE_CONCURRENCY": " 32.0 ",
+        "SLUICE_SHUTDOWN_GRACE_SECONDS": "2.5e1",
+        "SLUICE_REDIS_CLUSTER": "yes",
+        "SLUICE_REDIS_TLS_INSECURE": "Off",
+        "SLUICE_MAX_JOBS": "1_000",
+    }
+    s = WorkerSettings.load({}, env)
+    assert (s.concurrency, s.shutdown_grace_seconds, s.max_jobs) == (32, 25.0, 1000)
+    assert (s.redis_cluster, s.redis_tls_insecure) == (True, False)
+    assert type(s.concurrency) is int
+    assert type(s.shutdown_grace_seconds) is float
+
+
+def test_a_flag_wins_over_a_bad_environment_value() -> None:
+    assert WorkerSettings.load({"concurrency": 4}, {"SLUICE_CONCURRENCY": "lots"}).concurrency == 4
+
+
+def test_every_bad_setting_is_named_at_once_and_no_secret_is_shown() -> None:
+    env = {"SLUICE_METRICS_PORT": "x", "SLUICE_REDIS_TLS_INSECURE": "maybe"}
+    flags = {"concurrency": 0, "redis_password": 12345, "bogus": 1, "log_level": "trace"}
+    with pytest.raises(SettingsError) as err:
+        WorkerSettings.load(flags, env)
+    assert sorted(p.partition(":")[0] for p in err.value.problems) == [
+        "bogus",
+        "concurrency",
+        "log_level",
+        "metrics_port",
+        "redis_password",
+        "redis_tls_insecure",
+    ]
+    assert "bogus: no such setting" in str(err.value)
+    assert "must be one of DEBUG, INFO, WARNING, ERROR, got 'TRACE'" in str(err.value)
+    assert "12345" not in str(err.value)  # a credential's value is never echoed
+
+
+def test_child_limits_need_process_isolation() -> None:
+    with pytest.raises(SettingsError, match="max_child_memory_mb: needs isolation 'process'"):
+        WorkerSettings(max_child_memory_mb=100)
+    assert WorkerSettings(isolation="process", max_child_memory_mb=100).max_child_memory_mb == 100
+
+
+def test_job_settings_take_python_values_not_text() -> None:
+    assert JobSettings(timeout_s=5).timeout_s == 5.0
+    assert type(JobSettings(timeout_s=5).timeout_s) is float
+    assert JobSettings(max_attempts=2.0).max_attempts == 2
+    for bad in ({"timeout_s": "5"}, {"events": 1}, {"max_attempts": None}, {"dead_max": True}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            JobSettings(**bad)
+    with pytest.raises(TypeError):
+        JobSettings(nonsense=1)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="lease_s"):
+        dataclasses.replace(JobSettings(), lease_s=0)
 
 
 def job(attempt: int = 1) -> Claimed:

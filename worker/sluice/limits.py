@@ -11,8 +11,11 @@ The upper bounds are generous for real use and keep the arithmetic sane: a
 delay of 1e300 s overflows the millisecond scores Redis keeps, and a TTL of
 1e20 s overflows ``PEXPIRE``. :meth:`Range.check` is hand-written rather than
 a pydantic ``TypeAdapter`` because it runs once per enqueued job (a few
-hundred nanoseconds against several microseconds); the settings models use
-the same ranges through :meth:`Range.field`.
+hundred nanoseconds against several microseconds). The worker's and the
+queue's settings (plain dataclasses, :mod:`sluice.settings_fields`) check
+their fields with the same ranges; the operator's JobQueue spec, a pydantic
+model, takes them through :meth:`Range.field`. pydantic is imported only
+there, so a worker's start-up does not pay for it.
 """
 
 from __future__ import annotations
@@ -21,8 +24,6 @@ import math
 import numbers
 from dataclasses import dataclass
 from typing import Any
-
-from pydantic import Field
 
 MINUTE = 60
 HOUR = 3600
@@ -71,7 +72,9 @@ class Range:
         return value
 
     def field(self, default: Any, **kwargs: Any) -> Any:
-        """A pydantic ``Field`` with these bounds (for settings models and the spec)."""
+        """A pydantic ``Field`` with these bounds (for the operator's spec models)."""
+        from pydantic import Field  # noqa: PLC0415  (not on the worker's start path)
+
         bounds: dict[str, Any] = {"gt" if self.low_open else "ge": self.low, "le": self.high}
         if not self.integer:
             bounds["allow_inf_nan"] = False

@@ -9,6 +9,7 @@ is one script call per :data:`BATCH` jobs, which is where the throughput is.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from functools import partial
@@ -148,7 +149,7 @@ def _url(redis: str | None) -> str:
 
 def _config_update(settings: JobSettings) -> tuple[dict[str, str], list[str]]:
     values = settings.to_config()
-    return values, [f for f in JobSettings.model_fields if f not in values]
+    return values, [f.name for f in dataclasses.fields(JobSettings) if f.name not in values]
 
 
 class _QueueBase:

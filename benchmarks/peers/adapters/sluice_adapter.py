@@ -60,7 +60,7 @@ class Sluice(c.SyncPeer):
 def _default_concurrency() -> int:
     from sluice.worker.settings import WorkerSettings
 
-    return int(WorkerSettings.model_fields["concurrency"].default)
+    return WorkerSettings().concurrency
 
 
 tasks = Tasks()

@@ -21,10 +21,9 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.exceptions
-from pydantic import ValidationError
 
 from sluice import __version__
 from sluice.cli.common import (
@@ -37,6 +36,9 @@ from sluice.cli.common import (
 from sluice.connection import redact
 from sluice.errors import JobNotFound, QueueFull, RedisUnavailable, SluiceError
 from sluice.outages import describe, refusal
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 # Built-in command name -> its module.
 BUILTINS = {
@@ -120,8 +122,8 @@ def exit_for(exc: Exception, url: str) -> int:
         return redis_failed(exc, url)
     if isinstance(exc, QueueFull | JobNotFound):
         return fail(str(exc), EXIT_FAILED)
-    if isinstance(exc, ValidationError):  # a settings model: one line per field
-        return fail(validation_message(exc), EXIT_USAGE)
+    if _pydantic_error(exc):  # a plugin's model (the JobQueue spec): one line per field
+        return fail(validation_message(exc), EXIT_USAGE)  # type: ignore[arg-type]
     return fail(str(exc), EXIT_USAGE)
 
 
@@ -139,6 +141,13 @@ def redis_failed(exc: BaseException, url: str) -> int:
     if isinstance(exc, redis.exceptions.ResponseError):
         return fail(f"Redis at {url} answered with an error: {exc}", EXIT_FAILED)
     return fail(f"cannot reach Redis at {url}: {describe(exc)}", EXIT_UNREACHABLE)
+
+
+def _pydantic_error(exc: Exception) -> bool:
+    """A pydantic ValidationError, asked without importing pydantic (``sluice worker`` never
+    does: its settings are plain dataclasses, and their errors are ValueErrors)."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(exc, pydantic.ValidationError)
 
 
 def validation_message(exc: ValidationError) -> str:

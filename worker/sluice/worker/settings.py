@@ -9,15 +9,16 @@ queue agrees and the operator can change them without a restart.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from sluice import limits
 from sluice.protocol.keys import check_queue_name
+from sluice.settings_fields import SettingsError, build, check, flag, number, text
 
 ENV_PREFIX = "SLUICE_"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -28,81 +29,79 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-class WorkerSettings(BaseModel):
-    """One worker process's settings; each field is also ``SLUICE_<FIELD>``."""
+@dataclass(frozen=True, kw_only=True)
+class WorkerSettings:
+    """One worker process's settings; each field is also ``SLUICE_<FIELD>``.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    A plain dataclass checked by :mod:`sluice.settings_fields` (not pydantic: a
+    worker's start-up does not pay for importing it).
+    """
 
-    queue: str = "default"
+    queue: str = text("default", also=check_queue_name)
     # The task registry, ``pkg.module:attr``.
-    tasks: str | None = None
+    tasks: str | None = text(None)
     # Jobs at once. Also the claim batch bound: a round trip claims at most the free slots.
-    concurrency: int = limits.CONCURRENCY.field(10)
-    redis_url: str = DEFAULT_REDIS_URL
-    redis_username: str | None = None
-    redis_password: SecretStr | None = None
-    redis_tls_ca_file: str | None = None
-    redis_tls_insecure: bool = False
+    concurrency: int = number(limits.CONCURRENCY, 10)
+    redis_url: str = text(DEFAULT_REDIS_URL)
+    redis_username: str | None = text(None)
+    redis_password: str | None = text(None, secret=True)
+    redis_tls_ca_file: str | None = text(None)
+    redis_tls_insecure: bool = flag(False)
     # A Redis Cluster: the URL names any node; each queue lives in its hash tag's slot.
-    redis_cluster: bool = False
+    redis_cluster: bool = flag(False)
     # Heartbeats carry it (the autoscaler protects busy pods by it): the pod name in Kubernetes.
-    worker_id: str = Field(default_factory=default_worker_id, min_length=1)
+    worker_id: str = text(factory=default_worker_id, non_empty=True)
     # thread: sync handlers in threads (a timed-out one is abandoned, not stopped);
     # process: sync handlers in child processes that are killed on timeout.
-    isolation: Literal["thread", "process"] = "thread"
+    isolation: Literal["thread", "process"] = text("thread", choices=("thread", "process"))
     # Recycling (a leak-prone task's remedy, as rq's --max-jobs and Celery's
     # max_tasks_per_child): exit 0 after this many jobs, all finished; Kubernetes (or
     # `sluice up`) starts a fresh worker. None: never.
-    max_jobs: int | None = limits.MAX_JOBS.field(None)
+    max_jobs: int | None = number(limits.MAX_JOBS, None)
     # With process isolation: replace a child after this many jobs, or after a job that
     # left its peak RSS above this many MB. None: never.
-    max_jobs_per_child: int | None = limits.MAX_JOBS.field(None)
-    max_child_memory_mb: int | None = limits.MAX_CHILD_MEMORY_MB.field(None)
+    max_jobs_per_child: int | None = number(limits.MAX_JOBS, None)
+    max_child_memory_mb: int | None = number(limits.MAX_CHILD_MEMORY_MB, None)
     # On SIGTERM: how long in-flight jobs may finish before they are handed back.
-    shutdown_grace_seconds: float = limits.SHUTDOWN_GRACE_S.field(25.0)
+    shutdown_grace_seconds: float = number(limits.SHUTDOWN_GRACE_S, 25.0)
     # /metrics, /healthz, /readyz; 0 = off.
-    metrics_port: int = limits.METRICS_PORT.field(0)
+    metrics_port: int = number(limits.METRICS_PORT, 0)
     # Where they listen: every interface in a pod (the kubelet probes the pod's IP);
     # `sluice up` sets 127.0.0.1, so a laptop does not publish its queue's metrics.
-    metrics_host: str = "0.0.0.0"  # noqa: S104  (a pod's probes come from outside it)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["text", "json"] = "text"
+    metrics_host: str = text("0.0.0.0")  # noqa: S104  (a pod's probes come from outside it)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = text(
+        "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"), upper=True
+    )
+    log_format: Literal["text", "json"] = text("text", choices=("text", "json"))
 
-    @field_validator("queue")
-    @classmethod
-    def _queue_name(cls, value: str) -> str:
-        return check_queue_name(value)
-
-    @model_validator(mode="after")
-    def _child_limits(self) -> WorkerSettings:
-        child = self.max_jobs_per_child is not None or self.max_child_memory_mb is not None
+    def __post_init__(self) -> None:
+        check(self)
+        child = [
+            name
+            for name in ("max_jobs_per_child", "max_child_memory_mb")
+            if getattr(self, name) is not None
+        ]
         if child and self.isolation != "process":
-            raise ValueError(
-                "max_jobs_per_child and max_child_memory_mb need isolation 'process' "
-                "(threads cannot be replaced)"
-            )
-        return self
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
+            why = "needs isolation 'process' (threads cannot be replaced)"
+            raise SettingsError([f"{name}: {why}" for name in child])
 
     @classmethod
     def load(
         cls, flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
     ) -> WorkerSettings:
-        """Environment first, then every flag that was given (not None) on top."""
-        values: dict[str, Any] = from_env(os.environ if environ is None else environ)
-        values.update({k: v for k, v in (flags or {}).items() if v is not None})
-        return cls.model_validate(values)
+        """Environment first, then every flag that was given (not None) on top.
+
+        Raises SettingsError (a ValueError) naming every bad or unknown field and why.
+        """
+        texts = from_env(os.environ if environ is None else environ)
+        given = {k: v for k, v in (flags or {}).items() if v is not None}
+        return build(cls, given, texts)
 
     def redis_options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`sluice.connection.connect`."""
-        password = self.redis_password.get_secret_value() if self.redis_password else None
         return {
             "username": self.redis_username,
-            "password": password,
+            "password": self.redis_password,
             "tls_ca_file": self.redis_tls_ca_file,
             "tls_insecure": self.redis_tls_insecure,
             "cluster": self.redis_cluster,
@@ -112,7 +111,8 @@ class WorkerSettings(BaseModel):
 def from_env(environ: Mapping[str, str]) -> dict[str, str]:
     """The fields set in ``environ`` (empty values count as unset)."""
     values = {}
-    for name in WorkerSettings.model_fields:
+    for field in dataclasses.fields(WorkerSettings):
+        name = field.name
         raw = environ.get(ENV_PREFIX + name.upper())
         if raw:
             values[name] = raw
