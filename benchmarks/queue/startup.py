@@ -10,6 +10,14 @@ shown too (from ``/proc``, 10 ms steps, read as soon as the claim is seen), and
 the CPU of a process that only imports what ``sluice worker`` imports before it
 claims (``python -X importtime`` gives the module by module picture). Runs are
 sequential; the worker is stopped between them.
+
+``--python PATH`` starts the worker with another interpreter: a virtualenv with
+Sluice installed as the worker image installs it (``pip install .``, not
+editable). An editable install (``pip install -e``, what ``make install``
+makes) adds an import hook that costs about 35 ms of CPU at start, so the dev
+venv overstates what a pod waits for. Give ``--python`` more than once to
+compare installs (or two versions of the code): the runs alternate between
+them, so a change in the machine's load hits each alike.
 """
 
 from __future__ import annotations
@@ -45,14 +53,14 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def first_claim(url: str, timeout_s: float = 30.0) -> tuple[float, float]:
-    """Seconds from spawning a worker to its claim of the job that was waiting, and the
-    worker's CPU seconds by then."""
+def first_claim(url: str, python: str, timeout_s: float = 30.0) -> tuple[float, float]:
+    """Seconds from spawning a worker (run by ``python``) to its claim of the job that was
+    waiting, and the worker's CPU seconds by then."""
     client = redis.Redis.from_url(url)
     queue = Queue(QUEUE, client)
     queue.purge()
     job = queue.enqueue("noop", None)
-    argv = [sys.executable, "-m", "sluice", "worker", "--redis-url", url, "--queue", QUEUE,
+    argv = [python, "-m", "sluice", "worker", "--redis-url", url, "--queue", QUEUE,
             "--tasks", TASKS]  # fmt: skip
     spawned = time.time()
     proc = subprocess.Popen(argv, env=_env())
@@ -73,10 +81,10 @@ def first_claim(url: str, timeout_s: float = 30.0) -> tuple[float, float]:
 IMPORTS = "import sluice.cli, sys; sluice.cli.build_parser(['worker'])"
 
 
-def import_cpu_s() -> float:
+def import_cpu_s(python: str) -> float:
     """CPU seconds (user + system) of a process importing the worker's start-up modules."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-c", IMPORTS], check=True, env=_env())
+    subprocess.run([python, "-c", IMPORTS], check=True, env=_env())
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
@@ -89,15 +97,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis-url", help="an existing server (default: start a private one)")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument(
+        "--python",
+        action="append",
+        help="the interpreter that runs the worker (default: this one); repeat to compare",
+    )
     args = parser.parse_args()
+    pythons: list[str] = args.python or [sys.executable]
+    runs: dict[str, list[tuple[float, float]]] = {p: [] for p in pythons}
+    imports: dict[str, list[float]] = {p: [] for p in pythons}
     with redis_url(args.redis_url) as url:
-        first_claim(url)  # the first run pays for writing bytecode caches
-        runs = [first_claim(url) for _ in range(args.runs)]
-    imports = [import_cpu_s() for _ in range(args.runs)]
+        for python in pythons:
+            first_claim(url, python)  # the first run pays for writing bytecode caches
+        for _ in range(args.runs):
+            for python in pythons:
+                runs[python].append(first_claim(url, python))
+    for _ in range(args.runs):
+        for python in pythons:
+            imports[python].append(import_cpu_s(python))
     print(f"runs: {args.runs}; load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"process start to first claim: {_spread([r[0] for r in runs])}  (goal <= {TARGET_S} s)")
-    print(f"worker CPU by its first claim: {_spread([r[1] for r in runs])}")
-    print(f"CPU of the start-up imports:   {_spread(imports)}")
+    for python in pythons:
+        if len(pythons) > 1:
+            print(python)
+        claims = runs[python]
+        print(f"  process start to first claim: {_spread([r[0] for r in claims])}"
+              f"  (goal <= {TARGET_S} s)")  # fmt: skip
+        print(f"  worker CPU by its first claim: {_spread([r[1] for r in claims])}")
+        print(f"  CPU of the start-up imports:   {_spread(imports[python])}")
 
 
 if __name__ == "__main__":

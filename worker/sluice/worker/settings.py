@@ -82,7 +82,7 @@ class WorkerSettings:
             if getattr(self, name) is not None
         ]
         if child and self.isolation != "process":
-            why = "needs isolation 'process' (threads cannot be replaced)"
+            why = "child limits need isolation 'process' (threads cannot be replaced)"
             raise SettingsError([f"{name}: {why}" for name in child])
 
     @classmethod
