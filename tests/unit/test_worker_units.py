@@ -87,7 +87,7 @@ def test_every_bad_setting_is_named_at_once_and_no_secret_is_shown() -> None:
 
 
 def test_child_limits_need_process_isolation() -> None:
-    with pytest.raises(SettingsError, match="max_child_memory_mb: child limits need isolation 'process'"):
+    with pytest.raises(SettingsError, match="max_child_memory_mb: child limits need isolation"):
         WorkerSettings(max_child_memory_mb=100)
     assert WorkerSettings(isolation="process", max_child_memory_mb=100).max_child_memory_mb == 100
 
