@@ -196,6 +196,11 @@ def _code(lua: str) -> str:
     return re.sub(r"--[^\n]*", "", lua)
 
 
+def _words(lua: str) -> set[str]:
+    """The whole words of ``lua`` outside its comments (a declared name is one word)."""
+    return set(re.findall(r"\w+", _code(lua)))
+
+
 def _declarations(shared: str) -> list[tuple[tuple[str, ...], str]]:
     """The top-level ``local`` declarations of a shared file, each with the names it
     declares and its text (with the comment lines above it). A function runs to the
@@ -230,14 +235,16 @@ def assemble(own: str, shared: str) -> str:
     (in their order, so each is defined before use), then ``own``."""
     pieces = _declarations(shared)
     keep = [False] * len(pieces)
-    code = _code(own)
+    # The words of the code so far: a set lookup per name, where a regex search per name
+    # and pass cost a worker ~60 ms of CPU before its first claim (it builds every script).
+    words = _words(own)
     grew = True
     while grew:
         grew = False
         for i, (declared, text) in enumerate(pieces):
-            if not keep[i] and any(re.search(rf"\b{n}\b", code) for n in declared):
+            if not keep[i] and any(n in words for n in declared):
                 keep[i], grew = True, True
-                code += _code(text)
+                words |= _words(text)
     return "".join(text for k, (_, text) in zip(keep, pieces, strict=True) if k) + own
 
 
