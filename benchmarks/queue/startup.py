@@ -23,6 +23,7 @@ them, so a change in the machine's load hits each alike.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -116,6 +117,9 @@ def main() -> None:
         for python in pythons:
             imports[python].append(import_cpu_s(python))
     print(f"runs: {args.runs}; load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    raw = {p: {"claim_s": [round(r[0], 4) for r in runs[p]], "cpu_s": [r[1] for r in runs[p]],
+               "imports_cpu_s": [round(x, 4) for x in imports[p]]} for p in pythons}  # fmt: skip
+    print(json.dumps(raw))  # every run, for pooling rounds
     for python in pythons:
         if len(pythons) > 1:
             print(python)
