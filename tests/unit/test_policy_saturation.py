@@ -7,8 +7,8 @@ from policy_snapshots import T0, obs, snap, spec
 
 from sluice.stats import QueueStats
 from sluice_scaling.policy import PolicyState, decide
-from sluice_scaling.policy.rates import remember
-from sluice_scaling.policy.saturation import Guard, Reading, reading, update
+from sluice_scaling.policy.rates import capacity, remember
+from sluice_scaling.policy.saturation import Guard, Reading, quick, reading, update
 
 RETRY = 300.0
 
@@ -159,3 +159,80 @@ def test_a_step_down_is_measured_only_once_the_pods_have_drained() -> None:
     assert (draining.ceiling, draining.down_from, draining.down_at) == (4, 6, 320)
     timed_out = update(guard, None, now=320, retry_s=RETRY, service_s=2.0)
     assert (timed_out.ceiling, timed_out.down_from) == (6, None)
+
+
+def fast(t: float, ready: int, rate: float, median_s: float, *, since: float = 0.0) -> Reading:
+    """A quick reading: a span at full capacity, with its jobs' median service time."""
+    return Reading(t, ready, rate, round(rate * 10), 10.0, quick=True, median_s=median_s,
+                   waiting_since=since)  # fmt: skip
+
+
+def test_a_span_at_full_capacity_is_a_quick_reading() -> None:
+    snaps = backlogged(10, 12.0, 40, start=25)  # 10 ready since 25 s, every slot busy
+    full = capacity(kept(snaps[:-1]), snaps[-1])
+    got = quick(full, snaps[-1], kept(snaps[:-1]))
+    assert got is not None
+    assert (got.ready, got.rate, got.quick) == (10, pytest.approx(12.0), True)
+    assert got.waiting_since == T0 + 25
+    assert quick(capacity(kept(snaps[:1]), snaps[1]), snaps[1], ()) is None  # 5 s: too short
+
+
+def test_quick_readings_find_a_runaway_one_step_after_it_began() -> None:
+    # 10 -> 20 replicas: completions flat, and every job took twice as long.
+    guard = update(Guard(), fast(40, 10, 11.8, 2.6), now=40, retry_s=RETRY, service_s=2.0)
+    guard = update(guard, fast(60, 20, 13.1, 4.4), now=60, retry_s=RETRY, service_s=4.0)
+    assert guard.ceiling == 10
+    assert "10 -> 20 replicas raised completions only" in guard.reason
+
+
+@pytest.mark.parametrize(
+    ("more", "why"),
+    [
+        # A heavy tail: long jobs fill the slots and completions fall, but the short jobs
+        # (the median) run as fast as before: no dependency slowed them.
+        pytest.param(fast(60, 20, 13.1, 2.6), "jobs-no-slower", id="heavy-tail-clog"),
+        # The queue emptied between the spans: another workload, perhaps (jobs that turned
+        # slower on their own at a steady count).
+        pytest.param(fast(60, 20, 13.1, 4.4, since=50), "not-one-stretch", id="queue-emptied"),
+    ],
+)
+def test_quick_readings_need_slower_jobs_in_one_stretch_of_waiting_work(
+    more: Reading, why: str
+) -> None:
+    guard = update(Guard(), fast(40, 10, 11.8, 2.6), now=40, retry_s=RETRY, service_s=2.0)
+    assert update(guard, more, now=60, retry_s=RETRY, service_s=4.0).ceiling is None, why
+
+
+def test_a_probe_lifts_the_ceiling_only_beyond_the_counts_noise() -> None:
+    guard = Guard((at(450, 7, 11.3, 226),), ceiling=7, until=460, down_at=10_000, reason="held")
+    probing = update(guard, None, now=460, retry_s=RETRY, service_s=2.0)
+    assert (probing.ceiling, probing.probing) == (9, True)
+    # 13.25 >= 11.3 x (1 + 0.6 x 2/7) = 13.24, but within 3 deviations of 265 and 226 jobs.
+    noisy = update(probing, at(520, 9, 13.25, 265), now=520, retry_s=RETRY, service_s=2.0)
+    assert (noisy.ceiling, noisy.probing) == (9, True)  # not lifted: the probe goes on
+    clear = update(probing, at(520, 9, 17.0, 340), now=520, retry_s=RETRY, service_s=2.0)
+    assert clear.ceiling is None
+
+
+def test_no_second_step_down_once_fewer_replicas_ran_their_jobs_no_faster() -> None:
+    base = Reading(150, 6, 12.0, 240, 20.0, median_s=1.7)
+    lower = Reading(250, 4, 8.0, 160, 20.0, median_s=1.7)
+    higher = Reading(100, 10, 12.0, 240, 20.0, median_s=2.9)
+    guard = Guard((higher, base, lower), ceiling=6, until=10_000, down_at=260, reason="held")
+    assert update(guard, None, now=300, retry_s=RETRY, service_s=2.0).down_from is None
+    # Without the reading below, a third fewer is tried as before.
+    tried = Guard((higher, base), ceiling=6, until=10_000, down_at=260, reason="held")
+    assert update(tried, None, now=300, retry_s=RETRY, service_s=2.0).down_from == 6
+
+
+def test_a_window_recommendation_from_before_a_finding_does_not_outlive_it() -> None:
+    # The window remembers 30 replicas from 10 s before the guard found the knee at 10.
+    s = spec(maxReplicas=50)
+    guard = Guard((at(T0 + 100, 10, 12.0), at(T0 + 150, 20, 12.2)), ceiling=10,
+                  until=T0 + 10_000, down_at=T0 + 10_000, reason="saturated: found")  # fmt: skip
+    state = PolicyState(guard=guard, history=((T0 + 150, 30),),
+                        samples=kept(backlogged(20, 12.0, 155, start=100)))  # fmt: skip
+    stats = snap(160, backlog=3000, in_flight=80, enqueued=20_000, completed=1920,
+                 workers=20, oldest=20.0)  # fmt: skip
+    decision, _ = decide(s, obs(stats, replicas=30, ready=20), state, T0 + 160)
+    assert decision.replicas == 15  # toward 10, by at most half of 30 per decision

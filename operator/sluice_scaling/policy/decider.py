@@ -34,8 +34,8 @@ from .bounds import (
 )
 from .decision import Decision
 from .observation import Observation
-from .rates import Rates, measure, remember
-from .saturation import Guard, reading, tail, update
+from .rates import Rates, capacity, measure, remember
+from .saturation import Guard, quick, reading, tail, update
 from .state import PolicyState
 from .terms import Term, demand_terms, in_flight, in_time
 
@@ -94,6 +94,8 @@ def _with_metrics(
     # The first tick starts the idle clock: a queue never seen busy may still go to zero.
     last_active = now if _active(stats, state) or state.last_active is None else state.last_active
     held = stabilise(demand, history, obs.replicas, rates_known=rates.arrival_rate is not None)
+    # A recommendation the window remembers from before a finding does not outlive it.
+    held = _capped(held, guard)
     running = in_flight(stats, obs.concurrency)
     zero = zero_after(spec, start_s, rates.arrival_rate)
     chosen = _bound(spec, obs.replicas, _floor(held, running, obs.replicas),
@@ -141,6 +143,8 @@ def _guard(
         return Guard()  # off, or an idle queue: nothing is saturated now
     long_s = tail(stats, state.samples)
     new = reading(stats, state.samples, service_s, long_s)
+    if new is None and state.guard.ceiling is None and state.guard.down_from is None:
+        new = quick(capacity(state.samples, stats), stats, state.samples)
     pinned = obs.replicas if obs.replicas >= spec.max_replicas and stats.backlog else None
     retry = spec.saturation.retry_seconds
     return update(state.guard, new, now=now, retry_s=retry, service_s=service_s,

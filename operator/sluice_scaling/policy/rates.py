@@ -229,6 +229,8 @@ class Busy:
 
     slot_seconds: float  # busy slot-seconds in the span
     completed: int  # jobs finished in it
+    seconds: float = 0.0  # how long the span is
+    median_s: float | None = None  # the median service time of the jobs finished in it
 
     def service_s(self) -> float:
         # One more completion than seen: a span that finished nothing is a bound, not infinity.
@@ -272,7 +274,9 @@ def capacity(samples: tuple[QueueStats, ...], stats: QueueStats) -> Busy | None:
         start = older
     if start is stats:
         return None
-    return Busy(slot_seconds, max(0, stats.counters.completed - start.counters.completed))
+    done = max(0, stats.counters.completed - start.counters.completed)
+    median = stats.service_time.minus(start.service_time).interpolated(0.5)
+    return Busy(slot_seconds, done, stats.taken_at - start.taken_at, median)
 
 
 def dispersion(hist: Histogram) -> float:

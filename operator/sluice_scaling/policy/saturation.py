@@ -24,11 +24,34 @@ decision's reason and the ``Saturated`` condition, and after
 *below* the ceiling every few reading spans: when fewer replicas complete
 within :data:`MAX_LOSS` as many jobs as the best reading, the ceiling follows
 them down, so the count settles near the bottleneck's capacity instead of
-wherever the runaway was caught.
+wherever the runaway was caught. Once a step down found that fewer replicas
+ran their jobs no faster (the median), the ceiling is at the knee, and no
+further step down is tried: each would only lose throughput while measured.
+A probe's gain must also lie beyond the counts' noise.
 
-A runaway passes through replica counts too fast for readings and stops at
-``maxReplicas``. So a queue pinned there with work waiting tries a step down
-too: if fewer replicas complete as many jobs, it was saturated all along.
+A runaway passes through replica counts too fast for readings. So until a
+finding, the spans in which every slot was busy with work waiting and the
+workers did not change (:func:`.rates.capacity`) count as readings too
+(:func:`quick`), once they hold :data:`MIN_READING_JOBS` completions over
+:data:`QUICK_S`: without the lag, their first completions are jobs started
+before the scale-up, which only flatters the larger count. But the mix of jobs
+in flight drifts while work waits -- short jobs cycle through their slots,
+long ones stay, so a heavy tail fills more and more slots with long jobs and
+completions fall at any replica count. So a finding from a quick reading also
+needs the jobs themselves to show the slow-down: the median service time of
+the jobs finished in the span (which the short jobs of a heavy tail hold
+still) rose by as much as the missing completions say; and both spans must
+lie in one stretch of waiting work (a backlog at every snapshot between
+them), so that the scale-up, not a new workload, is what changed between
+them (jobs that turned slower on their own are no saturation). A scale-up
+that did not raise completions then stops the runaway one step later
+instead of at ``maxReplicas``. Step-down trials still wait for full
+readings: their early completions would be the slower jobs of the larger
+count.
+
+A runaway that still gets through stops at ``maxReplicas``. So a queue
+pinned there with work waiting tries a step down too: if fewer replicas
+complete as many jobs, it was saturated all along.
 """
 
 from __future__ import annotations
@@ -38,6 +61,9 @@ from dataclasses import dataclass, replace
 
 from sluice.stats import QueueStats
 
+from .rates import Busy
+
+QUICK_S = 10.0  # a span at full capacity counts as a reading from this long (two polls)
 READING_S = 20.0  # a reading spans at least this long, two mean service times and the p95
 READING_SERVICE_TIMES = 2.0
 MIN_READING_JOBS = 30  # completions a reading needs
@@ -59,6 +85,9 @@ class Reading:
     rate: float  # completions per second while every slot had work
     count: int = 0  # completions in the span
     span_s: float = 0.0
+    quick: bool = False  # from a span at full capacity, without the lag (see quick())
+    waiting_since: float = 0.0  # when the stretch of waiting work it lies in began
+    median_s: float | None = None  # median service time of the jobs finished in the span
 
 
 @dataclass(frozen=True)
@@ -106,7 +135,29 @@ def reading(
     if window.completed < MIN_READING_JOBS:
         return None
     rate = window.completed / window.seconds
-    return Reading(stats.taken_at, ready, rate, window.completed, window.seconds)
+    median = window.service_time.interpolated(0.5)
+    return Reading(stats.taken_at, ready, rate, window.completed, window.seconds,
+                   median_s=median, waiting_since=waiting_since(stats, samples))  # fmt: skip
+
+
+def quick(full: Busy | None, stats: QueueStats, samples: tuple[QueueStats, ...]) -> Reading | None:
+    """A reading from a span at full capacity (see the module's docstring)."""
+    if full is None or full.seconds < QUICK_S or full.completed < MIN_READING_JOBS:
+        return None
+    rate = full.completed / full.seconds
+    return Reading(stats.taken_at, len(stats.workers), rate, full.completed, full.seconds,
+                   quick=True, median_s=full.median_s,
+                   waiting_since=waiting_since(stats, samples))  # fmt: skip
+
+
+def waiting_since(stats: QueueStats, samples: tuple[QueueStats, ...]) -> float:
+    """When the latest unbroken run of snapshots with work waiting began."""
+    since = stats.taken_at
+    for sample in reversed(samples):  # newest first
+        if sample.backlog == 0:
+            break
+        since = min(since, sample.taken_at)
+    return since
 
 
 def update(
@@ -199,7 +250,7 @@ def _step_down(guard: Guard, now: float, span: float, retry_s: float) -> Guard:
     if guard.down_from is not None:
         return _trial(guard, now, span, retry_s)
     measured = any(r.ready == guard.ceiling for r in guard.readings)
-    if now < guard.down_at or not measured or guard.ceiling <= 1:
+    if now < guard.down_at or not measured or guard.ceiling <= 1 or _full_speed(guard):
         return guard
     fewer = max(1, min(guard.ceiling - 1, math.floor(guard.ceiling * (1 - DOWN))))
     reason = f"saturated at {guard.ceiling} replicas: trying {fewer}"
@@ -232,6 +283,20 @@ def _trial(guard: Guard, now: float, span: float, retry_s: float) -> Guard:
                    reason=reason)  # fmt: skip
 
 
+def _full_speed(guard: Guard) -> bool:
+    """Fewer replicas than the ceiling were read, and their jobs ran no faster.
+
+    Then the ceiling is at the knee: the jobs already run at full speed there, so a
+    step down only completes fewer jobs, and is not tried again (a probe above the
+    ceiling still is, after the retry time).
+    """
+    at = next((r for r in guard.readings if r.ready == guard.ceiling), None)
+    if at is None or not at.median_s:
+        return False
+    below = [r.median_s for r in guard.readings if r.ready < at.ready and r.median_s]
+    return bool(below) and at.median_s <= min(below) * (1 + MAX_LOSS)
+
+
 def _held(best: Reading, fewer: Reading) -> bool:
     """``fewer`` replicas completed within :data:`MAX_LOSS` as many jobs as ``best``.
 
@@ -258,9 +323,26 @@ def _short(fewer: Reading, more: Reading) -> bool:
     return more.rate < _expected(fewer, more) and proportional - more.rate > NOISE_Z * deviation
 
 
+def _slowed(fewer: Reading, more: Reading) -> bool:
+    """With a quick reading, the jobs' median got as much slower as completions fell short.
+
+    ``more`` replicas completing at most ``1 + MIN_GAIN * (ratio - 1)`` times as many
+    jobs at ``ratio`` times the slots take ``ratio / (1 + MIN_GAIN * (ratio - 1))``
+    times as long each.
+    """
+    if not (fewer.quick or more.quick):
+        return True
+    if not fewer.median_s or more.median_s is None:
+        return False
+    if min(fewer.taken_at, more.taken_at) < max(fewer.waiting_since, more.waiting_since):
+        return False  # the queue emptied between them: another workload, perhaps
+    ratio = more.ready / fewer.ready
+    return more.median_s >= fewer.median_s * ratio / (1 + MIN_GAIN * (ratio - 1))
+
+
 def _no_gain(readings: tuple[Reading, ...], new: Reading) -> Reading | None:
     """A reading at clearly fewer replicas that ``new`` did not beat by the minimum gain."""
-    worse = [r for r in _fewer(readings, new) if _short(r, new)]
+    worse = [r for r in _fewer(readings, new) if _short(r, new) and _slowed(r, new)]
     return min(worse, key=lambda r: r.ready, default=None)
 
 
@@ -269,7 +351,13 @@ def _gained(guard: Guard, new: Reading) -> bool:
     base = next((r for r in guard.readings if r.ready == guard.probe_from), None)
     if base is None:
         return False
-    return new.rate >= base.rate * (1 + LIFT_GAIN * (new.ready / base.ready - 1))
+    wanted = new.rate >= base.rate * (1 + LIFT_GAIN * (new.ready / base.ready - 1))
+    return wanted and new.rate - base.rate > NOISE_Z * _deviation(base, new)
+
+
+def _deviation(a: Reading, b: Reading) -> float:
+    """One standard deviation of the difference of two readings' rates (Poisson counts)."""
+    return math.sqrt(a.count) / a.span_s + math.sqrt(b.count) / b.span_s
 
 
 def _ceiling(fewer: Reading, more: Reading) -> int:
