@@ -86,4 +86,4 @@ def test_every_job_field_is_either_stored_by_enqueue_one_or_routes_past_it() -> 
     """A field added to NewJob must be stored by enqueue_one.lua or make _plain() refuse
     the job: otherwise a single enqueue would drop it. Update both, then this list."""
     routed = {"delay_s", "after", "run_if_parent_fails", "concurrency_key"}
-    assert set(NewJob.__dataclass_fields__) == set(ops.ONE_FIELDS) | routed
+    assert set(NewJob._fields) == set(ops.ONE_FIELDS) | routed

@@ -26,6 +26,19 @@ def encode(value: Any) -> bytes:
     return _ENCODER.encode(value).encode()
 
 
+# json.loads(bytes) first guesses the encoding (UTF-16 and -32 too), then skips
+# whitespace around the value with two regex matches; the worker decodes every payload,
+# always UTF-8 and, as encode() writes it, without surrounding whitespace.
+_DECODER = json.JSONDecoder()
+
+
 def decode(data: bytes | str) -> Any:
     """The value encoded by :func:`encode`; raises ``ValueError`` on malformed input."""
-    return json.loads(data)
+    text = data.decode() if isinstance(data, bytes) else data
+    try:
+        value, end = _DECODER.raw_decode(text)
+    except ValueError:
+        end = -1
+    if end == len(text):
+        return value
+    return _DECODER.decode(text)  # whitespace around it, or the error json.loads raises

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from sluice.job_settings import JobSettings
 from sluice.protocol import ops
 from sluice.protocol.keys import QueueKeys
+from sluice.protocol.lane import Lane
 from sluice.protocol.messages import Claimed, ClaimResult, Extended, Outcome
 from sluice.protocol.scripts import Arg, AsyncClient, SyncClient, script
 from sluice.protocol.stats_reply import stats as stats_call
@@ -182,12 +183,17 @@ class Protocol(_Base):
     def __init__(self, client: SyncClient, queue: str) -> None:
         super().__init__(queue)
         self.client = client
+        self._lane = Lane(client)
 
     def run(self, call: ops.Call[T]) -> T:
         """One operation of :mod:`sluice.protocol.ops`: one script round trip."""
         return call.parse(
-            script(call.script)(self.client, self._keys_of(call.script), self._args(call))
+            self._lane.run(script(call.script), self._keys_of(call.script), self._args(call))
         )
+
+    def close(self) -> None:
+        """Close the protocol's own connection (the client is the caller's to close)."""
+        self._lane.close()
 
     def claim(
         self,

@@ -117,6 +117,11 @@ def fire(queue: str, schedule: str, mark_ms: int, fires: Sequence[tuple[int, New
 
 
 def _claimed(f: list[Any]) -> Claimed:
+    if isinstance(f[0], bytes):  # the worker's own client: bytes, decoded here once
+        return Claimed(
+            f[0].decode(), f[1].decode(), f[2], int(f[3]), int(f[4]), int(f[5]) / 1000,
+            str(f[6]), int(f[7]) / 1000, int(f[8]) / 1000, f[9] == 1, f[10] == 1,
+        )  # fmt: skip
     return Claimed(
         id=text(f[0]),
         task=text(f[1]),

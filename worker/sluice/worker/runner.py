@@ -42,6 +42,7 @@ from sluice.protocol.scripts import AsyncClient
 from sluice.tasks import JobContext, Task, Tasks, load_tasks
 from sluice.worker import outcomes
 from sluice.worker.cancel import cancel_and_wait
+from sluice.worker.deadlines import Deadlines
 from sluice.worker.finisher import Finisher
 from sluice.worker.hooks import Hooks
 from sluice.worker.metrics import WorkerMetrics
@@ -80,9 +81,10 @@ class Running:
 
     job: Claimed
     ctx: JobContext
+    handler: Task  # the task's registration: its function and hooks
     interruptible: bool  # False: a sync handler in a thread (flagged, never cancelled)
     task: asyncio.Task[None] | None = None
-    timer: asyncio.TimerHandle | None = None  # the timeout (process isolation times its own)
+    timer: asyncio.TimerHandle | None = None  # after a timeout: when to abandon it
     stop: str | None = None  # why the worker interrupted it: timeout, lost, cancelled, shutdown
     started: float = 0.0  # perf_counter
     abandoned: bool = False  # its outcome is recorded, its slot freed; the task may run on
@@ -134,6 +136,7 @@ class Worker:
     async def run(self) -> None:
         """Work until stopped; then finish or hand back every job and return."""
         self._loop = asyncio.get_running_loop()
+        self._deadlines: Deadlines[Running] = Deadlines(self._loop, self._time_out)
         s = self.settings
         self._client = self._given_client or connect(s.redis_url, async_=True, **s.redis_options())
         self._protocol = AsyncProtocol(self._client, s.queue)
@@ -268,6 +271,7 @@ class Worker:
         health: HealthServer | None,
     ) -> None:
         self._finisher.close()
+        self._deadlines.close()
         stuck = await cancel_and_wait([*background, flusher, *self._abandoned], CLOSE_TASKS_S)
         if stuck:
             log.warning("%d background tasks did not stop; exiting anyway", len(stuck))
@@ -411,12 +415,12 @@ class Worker:
         if not job.started:  # held back by the claim: its attempt begins now
             self._finisher.start(job.id, job.token)
         isolated = not task.is_async and self._children is not None
-        r = self._running[job.id] = Running(job, ctx, task.is_async or isolated)
+        r = self._running[job.id] = Running(job, ctx, task, task.is_async or isolated)
         r.started = time.perf_counter()
         r.task = asyncio.create_task(self._run(r, task))
         if not isolated:
-            # A plain timer, not asyncio.timeout(): a third of the cost of a no-op job.
-            r.timer = self._loop.call_later(job.timeout_s, self._time_out, r)
+            # One timer for every running job, not asyncio.timeout() or a timer per job.
+            self._deadlines.add(r, job.timeout_s)
         return None
 
     def _time_out(self, r: Running) -> None:
@@ -454,6 +458,7 @@ class Worker:
         except asyncio.CancelledError:
             outcome = self._interrupted(r)
         finally:
+            self._deadlines.remove(r)
             if r.timer is not None:
                 r.timer.cancel()
             self._free_slot(r)
@@ -474,9 +479,8 @@ class Worker:
         self.metrics.duration(r.job.task, outcome.service_s)
         if outcome.kind in ("retry", "fail"):
             _log_failure(r.job, outcome)
-        task = self.tasks.get(r.job.task)
-        if task is not None and r.stop != "cancelled":
-            self._expect_hook(task, r, outcome)
+        if r.stop != "cancelled":
+            self._expect_hook(r.handler, r, outcome)
         self._record(outcome, "cancelled" if r.stop == "cancelled" else None)
 
     def _expect_hook(self, task: Task, r: Running, outcome: Outcome) -> None:

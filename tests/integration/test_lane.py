@@ -1,0 +1,105 @@
+"""The producer's own connection (sluice.protocol.lane) against a real redis-server:
+what redis-py's pool did for every call must still hold when the lane takes it."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import redis
+
+from sluice import Queue
+from sluice.protocol.lane import Lane
+
+
+def _ids(client: redis.Redis) -> set[str]:
+    """Every connection's id, as CLIENT LIST shows them."""
+    return {c["id"] for c in client.client_list()}
+
+
+def test_a_single_enqueue_goes_over_one_connection_and_leaves_the_pool_unused(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    before = _ids(redis_client)
+    producer = redis.Redis.from_url(redis_url)
+    with Queue("lane", producer) as queue:
+        for i in range(20):
+            queue.enqueue("t", {"i": i})
+        assert queue.stats().counters.enqueued == 20
+        # stats() and the enqueues used the lane: the client's pool made no connection.
+        assert producer.connection_pool._created_connections == 0  # type: ignore[attr-defined]
+        assert len(_ids(redis_client) - before) == 1
+    assert _ids(redis_client) == before  # Queue.close() closed the lane
+    producer.close()
+
+
+def test_a_script_the_server_forgot_is_sent_again_on_the_lane(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    with Queue("lane", redis_url) as queue:
+        queue.enqueue("t", 1)
+        redis_client.script_flush()
+        queue.enqueue("t", 2)
+        assert queue.stats().counters.enqueued == 2
+
+
+def test_a_killed_connection_costs_no_enqueue(redis_url: str, redis_client: redis.Redis) -> None:
+    with Queue("lane", redis_url, retry_for=0) as queue:
+        before = _ids(redis_client)
+        queue.enqueue("t", 1)
+        [lane] = _ids(redis_client) - before
+        redis_client.client_kill_filter(_id=lane)
+        # The stale socket fails; the call goes through the client (retry_for=0: no
+        # backoff of ours would hide a failure) and the lane reconnects next time.
+        queue.enqueue("t", 2)
+        queue.enqueue("t", 3)
+        assert queue.stats().counters.enqueued == 3
+
+
+def test_threads_sharing_a_queue_lose_nothing(redis_url: str) -> None:
+    with Queue("lane", redis_url) as queue:
+
+        def produce(base: int) -> None:
+            for i in range(200):
+                queue.enqueue("t", i, id=f"j{base}-{i}")
+
+        threads = [threading.Thread(target=produce, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert queue.stats().counters.enqueued == 800
+        assert all(queue.get(f"j{n}-{i}") is not None for n in range(4) for i in range(200))
+
+
+def test_a_forked_child_gets_a_connection_of_its_own(redis_url: str) -> None:
+    with Queue("lane", redis_url) as queue:
+        queue.enqueue("t", "parent-1")
+        pid = os.fork()
+        if pid == 0:  # the child: enqueue, then leave at once without cleanup
+            code = 0
+            try:
+                queue.enqueue("t", "child")
+            except BaseException:
+                code = 1
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        # The parent's socket was neither used nor closed by the child.
+        queue.enqueue("t", "parent-2")
+        assert queue.stats().counters.enqueued == 3
+
+
+def test_a_client_the_lane_does_not_know_is_used_as_it_is(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    class Instrumented(redis.Redis):  # a subclass may change how commands are sent
+        pass
+
+    client = Instrumented.from_url(redis_url)
+    with Queue("lane", client) as queue:
+        queue.enqueue("t", 1)
+        assert queue.stats().counters.enqueued == 1
+    assert Lane(client)._pool is None
+    assert client.connection_pool._created_connections == 1  # type: ignore[attr-defined]
+    client.close()
