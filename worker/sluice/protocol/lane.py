@@ -28,8 +28,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sluice.protocol.scripts import Arg, Script, SyncClient
 
-# The pools and connections whose behaviour the lane reproduces (TLS included).
-_POOLS = (redis.ConnectionPool, redis.BlockingConnectionPool)
+# Connections the lane can make and talk on as redis-py's client does (send_command,
+# read_response): TCP, TLS (sluice.connection's bounded handshake too) and Unix sockets.
 _CONNECTIONS = (redis.Connection, redis.SSLConnection, redis.UnixDomainSocketConnection)
 
 
@@ -39,11 +39,11 @@ class Lane:
     def __init__(self, client: SyncClient) -> None:
         self._client = client
         pool = getattr(client, "connection_pool", None)
+        # A subclass of the client may change how commands are sent: only the plain one.
         usable = (
             type(client) is redis.Redis
-            and type(pool) in _POOLS
-            and pool is not None
-            and pool.connection_class in _CONNECTIONS
+            and isinstance(pool, redis.ConnectionPool)
+            and issubclass(pool.connection_class, _CONNECTIONS)
         )
         self._pool = pool if usable else None
         self._lock = threading.Lock()
