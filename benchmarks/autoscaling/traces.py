@@ -111,6 +111,18 @@ def shift(before: ServiceFn, after: ServiceFn, at: float) -> ServiceFn:
     return lambda rng, t: before(rng, t) if t < at else after(rng, t)
 
 
+def drifting(mean: RateFn, sigma: float) -> ServiceFn:
+    """Log-normal service times whose mean follows ``mean(t)`` (a dependency that degrades)."""
+    return lambda rng, t: rng.lognormvariate(math.log(mean(t)) - sigma * sigma / 2, sigma)
+
+
+def degrading(base: float, worst: float, begin: float, length: float, until: float) -> RateFn:
+    """Mean service time: ``base``, rising linearly to ``worst`` over ``length`` from
+    ``begin``, back to ``base`` at once at ``until`` (the dependency recovers)."""
+    rise = ramp(base, worst, begin, length)
+    return lambda t: rise(t) if t < until else base
+
+
 # --- arrival rates -------------------------------------------------------------------
 def steady(rate: float) -> RateFn:
     return lambda t: rate
@@ -208,6 +220,16 @@ TRACES: tuple[Trace, ...] = (
     Trace("saturating", "16 jobs/s of 2 s jobs for 20 min; a dependency serves 6 replicas "
           "at full speed, beyond that jobs slow down in proportion", 2100,
           quiet_after(steady(16), 1200), SHORT, saturation=Saturation(6, 1.0), load_end_s=1200),
+    # Added after the policy changes they test, and not tuned on: a slow degradation with a
+    # sudden recovery, and a dependency whose throughput falls past its capacity.
+    Trace("degrading", "10 jobs/s; the service time creeps from 2 s to 6 s over 10 min, "
+          "holds, and drops back to 2 s at minute 20", 1800, steady(10),
+          drifting(degrading(2.0, 6.0, 300, 600, 1200), 0.6),
+          constant=((120, 300), (1500, 1800))),
+    Trace("thrashing", "12 jobs/s of ~3 s jobs for 20 min; a dependency serves 8 replicas at "
+          "full speed, beyond that throughput falls (service time grows as the 1.5 power)",
+          2100, quiet_after(steady(12), 1200), lognormal(3.0, 0.6),
+          saturation=Saturation(8, 1.5), load_end_s=1200),
 )  # fmt: skip
 
 

@@ -236,3 +236,14 @@ def test_a_window_recommendation_from_before_a_finding_does_not_outlive_it() -> 
                  workers=20, oldest=20.0)  # fmt: skip
     decision, _ = decide(s, obs(stats, replicas=30, ready=20), state, T0 + 160)
     assert decision.replicas == 15  # toward 10, by at most half of 30 per decision
+
+
+def test_only_the_reading_just_before_is_compared() -> None:
+    # A dependency that degrades with time, whatever the count: 7 replicas read 8.75
+    # jobs/s, 8 replicas 7.8 a minute and a half later, 11 replicas 8.25 later still.
+    # Against the 7 of four minutes before, 11 look saturated; against the 8 just
+    # before, within the counts' noise.
+    guard = Guard()
+    for r in (at(485, 7, 8.75, 175), at(575, 8, 7.8, 156), at(740, 11, 8.25, 165)):
+        guard = update(guard, r, now=r.taken_at, retry_s=RETRY, service_s=4.0)
+    assert guard.ceiling is None

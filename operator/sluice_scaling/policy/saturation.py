@@ -11,8 +11,10 @@ waited at every snapshot (so every slot was busy and completions measure
 capacity) and the ready workers did not change, from a long job's time before
 the span on (the jobs finishing in it were started by those workers). The
 span covers two mean service times and the 95th percentile, so a heavy tail
-does not read as a stall. Two readings at replica counts at least
-:data:`MIN_MORE` apart say what the extra replicas brought. When they raised
+does not read as a stall. A reading and the one just before it (at another
+count), if at replica counts at least :data:`MIN_MORE` apart, say what the
+extra replicas brought: only those two, since across readings further apart a
+dependency that degrades with time looks like one that more replicas overload. When they raised
 completions by less than :data:`MIN_GAIN` of the proportional gain, and fell
 short of proportional by more than :data:`NOISE_Z` deviations of the counts,
 the queue is saturated: the guard sets a ceiling
@@ -341,9 +343,14 @@ def _slowed(fewer: Reading, more: Reading) -> bool:
 
 
 def _no_gain(readings: tuple[Reading, ...], new: Reading) -> Reading | None:
-    """A reading at clearly fewer replicas that ``new`` did not beat by the minimum gain."""
-    worse = [r for r in _fewer(readings, new) if _short(r, new) and _slowed(r, new)]
-    return min(worse, key=lambda r: r.ready, default=None)
+    """The reading just before ``new``, if at clearly fewer replicas and not beaten by the
+    minimum gain. Only that one: across readings further apart in time, a dependency that
+    degrades on its own looks the same as one that more replicas overload."""
+    earlier = [r for r in readings if r.ready != new.ready and r.taken_at < new.taken_at]
+    last = max(earlier, key=lambda r: r.taken_at, default=None)
+    if last is None or last not in _fewer(readings, new):
+        return None
+    return last if _short(last, new) and _slowed(last, new) else None
 
 
 def _gained(guard: Guard, new: Reading) -> bool:
