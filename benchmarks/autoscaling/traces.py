@@ -230,6 +230,12 @@ TRACES: tuple[Trace, ...] = (
           "full speed, beyond that throughput falls (service time grows as the 1.5 power)",
           2100, quiet_after(steady(12), 1200), lognormal(3.0, 0.6),
           saturation=Saturation(8, 1.5), load_end_s=1200),
+    # Added last and run as they came, without a change after: a cold start of jobs a
+    # few polls long, and a service time that falls.
+    Trace("medium", "4 jobs/s of ~15 s jobs from a cold start, then quiet", 1200,
+          quiet_after(steady(4), 900), lognormal(15.0, 0.5), constant=((180, 900),)),
+    Trace("speed-up", "6 jobs/s; service time 8 s -> 2 s at minute 5", 1200, steady(6),
+          shift(lognormal(8.0, 0.6), SHORT, 300), constant=((120, 300), (420, 1200))),
 )  # fmt: skip
 
 
