@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import redis
 
@@ -17,20 +18,42 @@ def _ids(client: redis.Redis) -> set[str]:
     return {c["id"] for c in client.client_list()}
 
 
-def test_a_single_enqueue_goes_over_one_connection_and_leaves_the_pool_unused(
+def _left_open(client: redis.Redis, before: set[str], timeout_s: float = 10.0) -> set[str]:
+    """Connections not in ``before`` that are still open once the server has seen the
+    closes (it drops a closed connection when it reads the close, a moment later)."""
+    deadline = time.monotonic() + timeout_s
+    while (new := _ids(client) - before) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return new
+
+
+def test_queues_on_one_client_share_one_connection_that_the_client_closes(
     redis_url: str, redis_client: redis.Redis
 ) -> None:
     before = _ids(redis_client)
     producer = redis.Redis.from_url(redis_url)
-    with Queue("lane", producer) as queue:
+    with Queue("lane", producer) as a, Queue("other", producer) as b:
         for i in range(20):
-            queue.enqueue("t", {"i": i})
-        assert queue.stats().counters.enqueued == 20
-        # stats() and the enqueues used the lane: the client's pool made no connection.
-        assert producer.connection_pool._created_connections == 0  # type: ignore[attr-defined]
+            a.enqueue("t", {"i": i})
+            b.enqueue("t", {"i": i})
+        assert a.stats().counters.enqueued == b.stats().counters.enqueued == 20
+        # Every call went over the lane: one connection, taken from the pool and kept.
         assert len(_ids(redis_client) - before) == 1
-    assert _ids(redis_client) == before  # Queue.close() closed the lane
-    producer.close()
+        pool = producer.connection_pool
+        assert pool._created_connections == 1  # type: ignore[attr-defined]
+        assert len(pool._in_use_connections) == 1  # type: ignore[attr-defined]
+    producer.close()  # the client's owner closes it, the lane's connection with the rest
+    assert _left_open(redis_client, before) == set()
+
+
+def test_a_queue_given_a_url_closes_its_connections(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    before = _ids(redis_client)
+    with Queue("lane", redis_url) as queue:
+        queue.enqueue("t", 1)
+        assert len(_ids(redis_client) - before) == 1
+    assert _left_open(redis_client, before) == set()
 
 
 def test_a_script_the_server_forgot_is_sent_again_on_the_lane(
@@ -100,6 +123,6 @@ def test_a_client_the_lane_does_not_know_is_used_as_it_is(
     with Queue("lane", client) as queue:
         queue.enqueue("t", 1)
         assert queue.stats().counters.enqueued == 1
-    assert Lane(client)._pool is None
+    assert not Lane(client).usable
     assert client.connection_pool._created_connections == 1  # type: ignore[attr-defined]
     client.close()

@@ -160,3 +160,24 @@ def test_every_hot_script_leaves_out_what_it_never_calls(name: str) -> None:
     for fn in re.findall(r"^local function (\w+)", source, re.M):
         after = source.split(f"local function {fn}", 1)[1]
         assert re.search(rf"\b{fn}\(", after), f"{name}: {fn} is defined but never called"
+
+
+def test_folding_writes_each_generated_name_as_its_value() -> None:
+    from sluice.protocol.keys import F
+
+    lua = scripts.fold("-- F.attempts stays\nreturn {F.attempts, MAXIMA.max_length}", "t.lua")
+    assert lua.startswith("-- F.attempts stays\n")
+    assert f"'{F.ATTEMPTS}'" in lua
+    assert "MAXIMA" not in lua.splitlines()[1]
+
+
+def test_a_misspelt_name_fails_when_the_script_is_built() -> None:
+    with pytest.raises(ValueError, match=r"t\.lua: no F\.atempts"):
+        scripts.fold("return F.atempts", "t.lua")
+
+
+@pytest.mark.parametrize("name", scripts.NAMES)
+def test_no_script_builds_a_name_table_per_call(name: str) -> None:
+    source = scripts.script(name).source
+    assert "setmetatable" not in source
+    assert not re.search(r"^local (F|STATE|KIND|HIST|DEFAULTS|MAXIMA) =", source, re.M)

@@ -213,7 +213,6 @@ class Queue(_QueueBase):
         self.protocol = Protocol(self.client, name)
 
     def close(self) -> None:
-        self.protocol.close()
         if self._owned:
             self.client.close()
 

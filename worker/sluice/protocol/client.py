@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from sluice.job_settings import JobSettings
 from sluice.protocol import ops
 from sluice.protocol.keys import QueueKeys
-from sluice.protocol.lane import Lane
+from sluice.protocol.lane import lane_for
 from sluice.protocol.messages import Claimed, ClaimResult, Extended, Outcome
 from sluice.protocol.scripts import Arg, AsyncClient, SyncClient, script
 from sluice.protocol.stats_reply import stats as stats_call
@@ -183,17 +183,15 @@ class Protocol(_Base):
     def __init__(self, client: SyncClient, queue: str) -> None:
         super().__init__(queue)
         self.client = client
-        self._lane = Lane(client)
+        self._lane = lane_for(client)
 
     def run(self, call: ops.Call[T]) -> T:
         """One operation of :mod:`sluice.protocol.ops`: one script round trip."""
         return call.parse(
-            self._lane.run(script(call.script), self._keys_of(call.script), self._args(call))
+            self._lane.run(
+                self.client, script(call.script), self._keys_of(call.script), self._args(call)
+            )
         )
-
-    def close(self) -> None:
-        """Close the protocol's own connection (the client is the caller's to close)."""
-        self._lane.close()
 
     def claim(
         self,

@@ -105,19 +105,23 @@ def _read_entries(table: str, fields: dict[str, str], code: str | None) -> dict[
     return {k: v for k, v in fields.items() if k in read}
 
 
-def constants(code: str | None = None) -> str:
-    """The Lua preamble generated from the Python definitions: what ``code`` reads of it
-    (None: all of it)."""
+def _number_tables() -> dict[str, dict[str, str]]:
+    """DEFAULTS and MAXIMA: Lua name -> {setting: Lua number literal}."""
     d = JobSettings()
     defaults = {
         name: _lua_number(getattr(d, name))
         for name in ("max_attempts", "timeout_s", "result_ttl_s", "dead_max", "events",
                      "events_max")
     }  # fmt: skip
-    numbers = {
+    return {
         "DEFAULTS": defaults,
         "MAXIMA": {name: _lua_number(r.high) for name, r in _MAXIMA.items()},
     }
+
+
+def constants(code: str | None = None) -> str:
+    """The Lua preamble generated from the Python definitions: what ``code`` reads of it
+    (None: all of it)."""
     bounds = ", ".join(_lua_number(b) for b in BUCKETS)
     values = {
         "BUCKETS": f"{{{bounds}}}",
@@ -129,7 +133,7 @@ def constants(code: str | None = None) -> str:
         for name, value in values.items()
         if code is None or re.search(rf"\b{name}\b", code)
     ]
-    for name, table in numbers.items():
+    for name, table in _number_tables().items():
         entries = _read_entries(name, table, code)
         if entries:
             out.append(_lua_table(name, entries, quote=False))
@@ -138,6 +142,31 @@ def constants(code: str | None = None) -> str:
         if entries:
             out.append(_lua_table(name, entries))
     return "".join(out)
+
+
+def fold(code: str, where: str) -> str:
+    """Each ``TABLE.name`` of the generated tables replaced by its value.
+
+    A script then builds none of those tables on a call: Redis runs a script's whole
+    text every time, and five tables with their guards were about 2 µs of each call.
+    A name a table lacks fails here, when the script is built, instead of when the
+    line runs. A table used otherwise (iterated, passed) keeps its ``local``.
+    """
+    tables = {name: (values, False) for name, values in _number_tables().items()}
+    tables |= {name: (values, True) for name, values in names().items()}
+    # Comments match first and stay as written.
+    pattern = re.compile(rf"(--[^\n]*)|\b({'|'.join(tables)})\.(\w+)\b")
+
+    def value(m: re.Match[str]) -> str:
+        if m.group(1):
+            return m.group(1)
+        values, quoted = tables[m.group(2)]
+        if m.group(3) not in values:
+            raise ValueError(f"{where}: no {m.group(2)}.{m.group(3)}")
+        v = values[m.group(3)]
+        return f"'{v}'" if quoted else f"({v})"
+
+    return pattern.sub(value, code)
 
 
 def _read(name: str) -> str:
@@ -263,6 +292,6 @@ def script(name: str) -> Script:
     keys = tuple(k for k in KEY_NAMES if k in keys)
     uses = _header(own, "uses")
     shared = [_read("_lib")] + [_read(f"_{part}") for part in ("jobs", "enqueue") if part in uses]
-    body = assemble(own, "\n".join(shared))
+    body = fold(assemble(own, "\n".join(shared)), f"{name}.lua")
     source = "\n".join([constants(_code(body)), bindings(keys), body])
     return Script(name, source, keys)
