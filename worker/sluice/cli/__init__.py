@@ -21,7 +21,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import redis.exceptions
 
@@ -123,7 +123,7 @@ def exit_for(exc: Exception, url: str) -> int:
     if isinstance(exc, QueueFull | JobNotFound):
         return fail(str(exc), EXIT_FAILED)
     if _pydantic_error(exc):  # a plugin's model (the JobQueue spec): one line per field
-        return fail(validation_message(exc), EXIT_USAGE)  # type: ignore[arg-type]
+        return fail(validation_message(exc), EXIT_USAGE)
     return fail(str(exc), EXIT_USAGE)
 
 
@@ -143,7 +143,7 @@ def redis_failed(exc: BaseException, url: str) -> int:
     return fail(f"cannot reach Redis at {url}: {describe(exc)}", EXIT_UNREACHABLE)
 
 
-def _pydantic_error(exc: Exception) -> bool:
+def _pydantic_error(exc: Exception) -> TypeGuard[ValidationError]:
     """A pydantic ValidationError, asked without importing pydantic (``sluice worker`` never
     does: its settings are plain dataclasses, and their errors are ValueErrors)."""
     pydantic = sys.modules.get("pydantic")
