@@ -208,3 +208,24 @@ def test_a_heavy_tail_widens_the_noise_of_a_capacity_reading() -> None:
     assert busy.slower_than(6.45)  # at Poisson noise it would be a slow-down
     assert dispersion(tail) > 5
     assert not busy.slower_than(6.45, dispersion(tail))
+
+
+def test_faster_jobs_are_read_without_the_busy_seconds_of_the_slow_ones() -> None:
+    # 6 jobs/s of 8 s jobs (48 running) for five minutes, then 2 s jobs (12 running).
+    # A minute on, the rate window holds only 2 s jobs; Little's law over the five
+    # kept minutes still says 6.9 s (the slow regime's busy slot-seconds), and held
+    # it there: the count stayed for minutes where 2 s jobs needed a quarter of it.
+    def at(t: int) -> QueueStats:
+        old, new = 6 * min(t, 300), 6 * max(0, t - 300)
+        slow, fast = service(old, 8.0), service(new, 2.0)
+        counts = tuple(a + b for a, b in zip(slow.counts, fast.counts, strict=True))
+        hist = Histogram(counts, slow.total + fast.total)
+        running = 48 if t <= 300 else 12
+        return replace(snap(t, enqueued=6 * t + running, completed=old + new, in_flight=running),
+                       service_time=hist)  # fmt: skip
+
+    samples: tuple[QueueStats, ...] = ()
+    for t in range(0, 360, 5):
+        samples = remember(samples, at(t))
+    rates = measure(at(360), samples[-1], samples, 8.0)
+    assert rates.service_time_s == pytest.approx(2.0, rel=0.05)

@@ -29,7 +29,10 @@ Little's law over the same snapshots -- the busy slot-seconds (jobs in flight,
 integrated) over the completions -- lies well above it (:data:`LITTLE_OVER`),
 that wins: it sees the long jobs still running, which the histogram of
 finished jobs does not, so the first minute of a heavy-tailed load (only its
-short jobs finished yet) does not read as a load of short jobs.
+short jobs finished yet) does not read as a load of short jobs. When the rate
+window's jobs got faster, Little's law over the kept snapshots still holds the
+slow regime's busy slot-seconds: the lower of it and the rate window's own
+counts (a 30 s window of a heavy tail is noisy, so not that one alone).
 
 Both see a slow-down only once slow jobs finish. Before that, a poll in which
 every slot was busy and work waited throughout measures the service time
@@ -93,6 +96,9 @@ def measure(
         rate, moved = 0.0, True
     whole = stats.since(samples[0]) if samples and samples[0].taken_at < start.taken_at else long
     busy = little(stats, samples)
+    # Over the rate window alone too: when its jobs moved beyond noise, they are the ones
+    # measured, and busy slot-seconds from before the move would hold the old regime.
+    busy_now = little(stats, tuple(x for x in samples if x.taken_at >= start.taken_at))
     full = capacity(samples, stats)
     recent = None if held_since is None else max(held_since, stats.taken_at - HOLD_WINDOW_S)
     adopted = _sample_at(samples, recent)
@@ -104,7 +110,7 @@ def measure(
         rate_since = last.taken_at if moved and last is not None else start.taken_at
     return Rates(
         arrival_rate=rate,
-        service_time_s=service_time(long, remembered_service_s, whole, busy, full),
+        service_time_s=service_time(long, remembered_service_s, whole, (busy, busy_now), full),
         window_s=long.seconds,
         rate_since=rate_since,
     )
@@ -292,26 +298,31 @@ def service_time(
     window: Window,
     remembered: float | None,
     whole: Window | None = None,
-    busy_s: float | None = None,
+    busy_s: tuple[float | None, float | None] = (None, None),
     full: Busy | None = None,
 ) -> float | None:
     """The mean over ``whole`` (or the rate ``window`` when that moved), with hysteresis.
 
     The last jobs to finish after load stops are the long tail; a window of few
     completions has a wide standard error, so it does not move the held value.
-    ``full``: a poll at full capacity, whose completions may show jobs running
-    longer than any finished one says.
+    ``busy_s``: Little's law over ``whole`` and over ``window``, each used with the
+    mean of the same span. ``full``: a poll at full capacity, whose completions may
+    show jobs running longer than any finished one says.
     """
     recent, kept = window.service_time, (whole or window).service_time
     mean = kept.mean()
     if mean is None or mean <= 0:
         return remembered
     measured, spread = mean, standard_error(kept)
+    busy = busy_s[0]  # Little's law over the same snapshots as the mean
     short = recent.mean()
     if short is not None and abs(short - mean) > SERVICE_Z * standard_error(recent):
         measured, spread = short, standard_error(recent)
-    if busy_s is not None and busy_s > LITTLE_OVER * measured:
-        measured = busy_s  # long jobs are running that the finished ones do not show
+        if short < mean and busy_s[1] is not None and busy is not None:
+            # Faster jobs now: busy slot-seconds from before the move hold the old regime.
+            busy = min(busy, busy_s[1])
+    if busy is not None and busy > LITTLE_OVER * measured:
+        measured = busy  # long jobs are running that the finished ones do not show
     if full is not None:
         # The spread of the latest jobs: the whole window's mixes the old regime with the new.
         spread2 = dispersion(recent if recent.count >= MIN_ARRIVALS else kept)
