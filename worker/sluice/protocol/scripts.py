@@ -119,9 +119,17 @@ def _number_tables() -> dict[str, dict[str, str]]:
     }
 
 
-def constants(code: str | None = None) -> str:
+def constants(code: str | None = None, *, words: set[str] | None = None) -> str:
     """The Lua preamble generated from the Python definitions: what ``code`` reads of it
-    (None: all of it)."""
+    (None: all of it). ``words``, the words of code already folded (see :func:`fold`),
+    is the quick way: a name left in it is a whole value or table the code uses."""
+    if words is not None:
+        return "".join(
+            _lua_table(name, table, quote=quoted) if isinstance(table, dict)
+            else f"local {name} = {table}\n"
+            for name, (table, quoted) in _all_constants().items()
+            if name in words
+        )  # fmt: skip
     bounds = ", ".join(_lua_number(b) for b in BUCKETS)
     values = {
         "BUCKETS": f"{{{bounds}}}",
@@ -142,6 +150,19 @@ def constants(code: str | None = None) -> str:
         if entries:
             out.append(_lua_table(name, entries))
     return "".join(out)
+
+
+def _all_constants() -> dict[str, tuple[dict[str, str] | str, bool]]:
+    """Every generated name: a value's Lua text, or a table (and whether it is quoted)."""
+    bounds = ", ".join(_lua_number(b) for b in BUCKETS)
+    out: dict[str, tuple[dict[str, str] | str, bool]] = {
+        "BUCKETS": (f"{{{bounds}}}", False),
+        "WAKE_MAX": (str(WAKE_MAX), False),
+        "NOTICE_TTL_MS": (str(NOTICE_TTL_MS), False),
+    }
+    out |= {name: (table, False) for name, table in _number_tables().items()}
+    out |= {name: (table, True) for name, table in names().items()}
+    return out
 
 
 def fold(code: str, where: str) -> str:
@@ -293,5 +314,5 @@ def script(name: str) -> Script:
     uses = _header(own, "uses")
     shared = [_read("_lib")] + [_read(f"_{part}") for part in ("jobs", "enqueue") if part in uses]
     body = fold(assemble(own, "\n".join(shared)), f"{name}.lua")
-    source = "\n".join([constants(_code(body)), bindings(keys), body])
+    source = "\n".join([constants(words=_words(body)), bindings(keys), body])
     return Script(name, source, keys)
