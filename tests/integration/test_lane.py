@@ -3,13 +3,17 @@ what redis-py's pool did for every call must still hold when the lane takes it."
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import threading
 import time
 
 import redis
+import redis.asyncio
 
 from sluice import Queue
+from sluice.protocol import AsyncProtocol
 from sluice.protocol.lane import Lane
 
 
@@ -126,3 +130,56 @@ def test_a_client_the_lane_does_not_know_is_used_as_it_is(
     assert not Lane(client).usable
     assert client.connection_pool._created_connections == 1  # type: ignore[attr-defined]
     client.close()
+
+
+# --- the asyncio lane: the worker's and the operator's script calls ----------------
+
+
+async def test_async_calls_share_one_connection_and_overlapping_ones_pass_by(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    before = _ids(redis_client)
+    client = redis.asyncio.Redis.from_url(redis_url)
+    proto = AsyncProtocol(client, "alane")
+    await proto.stats()
+    assert len(_ids(redis_client) - before) == 1  # the lane's connection
+    # Checked out of the pool for good, not released after the call.
+    pool = client.connection_pool
+    assert (len(pool._in_use_connections), len(pool._available_connections)) == (1, 0)  # type: ignore[attr-defined]
+    # Overlapping calls: one takes the lane, the others go through the client's pool.
+    results = await asyncio.gather(*(proto.stats() for _ in range(8)))
+    assert all(r.backlog == 0 for r in results)
+    assert len(_ids(redis_client) - before) > 1
+    await client.aclose()
+    assert _left_open(redis_client, before) == set()  # aclose() closed the lane's too
+
+
+async def test_an_async_call_cancelled_mid_flight_leaves_the_lane_usable(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    proto = AsyncProtocol(client, "alane")
+    await proto.stats()
+    # Cancelled while its reply is on the way: the reply must not be read by the next call.
+    for delay in (0, 0.0001, 0.001):
+        task = asyncio.create_task(proto.stats())
+        await asyncio.sleep(delay)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert (await proto.stats()).backlog == 0
+    await proto.heartbeat("w", 2, 4, 30)
+    assert (await proto.stats()).total_slots == 4
+    await client.aclose()
+
+
+async def test_a_killed_async_lane_costs_no_call(redis_url: str, redis_client: redis.Redis) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    proto = AsyncProtocol(client, "alane")
+    before = _ids(redis_client)
+    await proto.stats()
+    [lane] = _ids(redis_client) - before
+    redis_client.client_kill_filter(_id=lane)
+    await proto.heartbeat("w", 1, 2, 30)  # fails on the lane, goes through the client
+    assert (await proto.stats()).total_slots == 2
+    await client.aclose()

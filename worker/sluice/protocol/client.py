@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from sluice.job_settings import JobSettings
 from sluice.protocol import ops
 from sluice.protocol.keys import QueueKeys
-from sluice.protocol.lane import lane_for
+from sluice.protocol.lane import async_lane_for, lane_for
 from sluice.protocol.messages import Claimed, ClaimResult, Extended, Outcome
 from sluice.protocol.scripts import Arg, AsyncClient, SyncClient, script
 from sluice.protocol.stats_reply import stats as stats_call
@@ -117,11 +117,14 @@ class AsyncProtocol(_Base):
     def __init__(self, client: AsyncClient, queue: str) -> None:
         super().__init__(queue)
         self.client = client
+        self._lane = async_lane_for(client)
 
     async def run(self, call: ops.Call[T]) -> T:
         """One operation of :mod:`sluice.protocol.ops`: one script round trip."""
-        runner = script(call.script).run_async
-        return call.parse(await runner(self.client, self._keys_of(call.script), self._args(call)))
+        keys = self._keys_of(call.script)
+        return call.parse(
+            await self._lane.run(self.client, script(call.script), keys, self._args(call))
+        )
 
     async def claim(
         self,

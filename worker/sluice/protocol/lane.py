@@ -15,27 +15,43 @@ that fails on it (a connection error or timeout), goes through the client as
 before, with redis-py's retries, and the lane takes a fresh connection next
 time. A forked child takes its own. A client the lane does not know (a cluster
 client, a subclass that may send commands its own way) is always used as it is.
+
+The asyncio client has its own lane (:class:`AsyncLane`), for the worker's
+claims, finishes and heartbeats and the operator's stats reads: there the
+same layers cost about 33 µs a call (88 against 55), about 2 µs of a no-op
+job's worker CPU. One coroutine uses it at a time; the others go through the
+client. A call cancelled mid-read leaves the connection closed by redis-py
+(``read_response`` disconnects on any exception), and the next call reconnects.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import weakref
 from typing import Any
 
 import redis
+import redis.asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from sluice.protocol.scripts import Arg, Script, SyncClient
+from sluice.protocol.scripts import Arg, AsyncClient, Script, SyncClient
 
 # Connections the lane can talk on as redis-py's client does (send_command,
 # read_response): TCP, TLS (sluice.connection's bounded handshake too), Unix sockets.
 _CONNECTIONS = (redis.Connection, redis.SSLConnection, redis.UnixDomainSocketConnection)
 
+_ASYNC_CONNECTIONS = (
+    redis.asyncio.Connection,
+    redis.asyncio.SSLConnection,
+    redis.asyncio.UnixDomainSocketConnection,
+)
+
 _lanes: weakref.WeakKeyDictionary[SyncClient, Lane] = weakref.WeakKeyDictionary()
+_async_lanes: weakref.WeakKeyDictionary[AsyncClient, AsyncLane] = weakref.WeakKeyDictionary()
 _lanes_lock = threading.Lock()
 
 
@@ -45,6 +61,15 @@ def lane_for(client: SyncClient) -> Lane:
         lane = _lanes.get(client)
         if lane is None:
             lane = _lanes[client] = Lane(client)
+        return lane
+
+
+def async_lane_for(client: AsyncClient) -> AsyncLane:
+    """The asyncio client's lane (made at the first call; it lives as long as the client)."""
+    with _lanes_lock:
+        lane = _async_lanes.get(client)
+        if lane is None:
+            lane = _async_lanes[client] = AsyncLane(client)
         return lane
 
 
@@ -100,6 +125,68 @@ class Lane:
         if conn is not None:
             conn.disconnect()
             pool.release(conn)
+
+
+class AsyncLane:
+    """The asyncio twin of :class:`Lane`; see the module docstring."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        pool = getattr(client, "connection_pool", None)
+        usable = (
+            type(client) is redis.asyncio.Redis
+            and isinstance(pool, redis.asyncio.ConnectionPool)
+            and issubclass(pool.connection_class, _ASYNC_CONNECTIONS)
+        )
+        self._pool: redis.asyncio.ConnectionPool | None = pool if usable else None
+        self._busy = False  # one coroutine at a time; no lock to wait on: the others pass by
+        self._conn: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self._pool is not None
+
+    async def run(
+        self, client: AsyncClient, script: Script, keys: list[str], args: list[Arg]
+    ) -> Any:
+        """The script's reply; NOSCRIPT is answered by sending its source, as Script does."""
+        if self._pool is None or self._busy:
+            return await script.run_async(client, keys, args)
+        self._busy = True
+        try:
+            try:
+                conn = await self._connection(self._pool)
+                return await _aevalsha(conn, script, keys, args)
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                await self._give_back(self._pool)
+        finally:
+            self._busy = False
+        return await script.run_async(client, keys, args)
+
+    async def _connection(self, pool: redis.asyncio.ConnectionPool) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # A connection belongs to the event loop it was made on; a client used from
+            # another loop (a new asyncio.run) gets a new one, as its pool would give.
+            self._conn, self._loop = None, loop
+        if self._conn is None:
+            self._conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        return self._conn
+
+    async def _give_back(self, pool: redis.asyncio.ConnectionPool) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.disconnect(nowait=True)
+            await pool.release(conn)
+
+
+async def _aevalsha(conn: Any, script: Script, keys: list[str], args: list[Arg]) -> Any:
+    await conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+    try:
+        return await conn.read_response()
+    except NoScriptError:
+        await conn.send_command("EVAL", script.source, len(keys), *keys, *args)
+        return await conn.read_response()
 
 
 def _evalsha(conn: Any, script: Script, keys: list[str], args: list[Arg]) -> Any:
