@@ -30,6 +30,7 @@ COLUMNS = [
     ("cores", "cores", "{:.2f}"),
     ("rss_mib", "RSS MiB", "{:.0f}"),
     ("api_rps", "API req/s", "{:.1f}"),
+    ("cpu_per_poll_ms", "CPU per poll ms", "{:.2f}"),
     ("emulator_cores", "emulator cores", "{:.2f}"),
     ("reaction_p50", "reaction p50 s", "{:.1f}"),
     ("reaction_p90", "reaction p90 s", "{:.1f}"),
@@ -37,6 +38,7 @@ COLUMNS = [
     ("interval_p50", "interval p50 s", "{:.2f}"),
     ("interval_p99", "interval p99 s", "{:.2f}"),
     ("first_poll_all_s", "all first polled s", "{:.0f}"),
+    ("handled_all_s", "all handled s", "{:.0f}"),
 ]
 
 
@@ -66,10 +68,11 @@ async def main(args: argparse.Namespace) -> None:
             for queues in args.queues:
                 load = load_average()
                 run = await measure(Run(queues, args.interval), server.url, Path(tmp),
-                                    args.window, args.verbose)  # fmt: skip
+                                    args.window, args.verbose, profile=args.profile)  # fmt: skip
                 runs.append(run)
                 figures = {k: round(v, 3) for k, v in run.figures.items()}
-                print(json.dumps({"run": i, "queues": queues, "load": load, **figures}), flush=True)
+                line = {"run": i, "queues": queues, "load": load, **figures}
+                print(json.dumps(line | {"requests": run.requests}), flush=True)
     print(table(runs))
 
 
@@ -81,6 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--window", type=float, default=60.0, help="steady-state window (s)")
     p.add_argument("--runs", type=int, default=3, help="runs of each configuration")
     p.add_argument("--verbose", action="store_true", help="operator logs at info level")
+    p.add_argument("--profile", type=Path, metavar="DIR",
+                   help="py-spy the operator over the window; collapsed stacks in DIR")  # fmt: skip
     return p.parse_args(argv)
 
 

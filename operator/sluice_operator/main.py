@@ -29,6 +29,7 @@ from prometheus_client import start_http_server
 from sluice_dashboard.decisions import DecisionLog
 from sluice_dashboard.settings import DashboardSettings
 
+from . import gc_tuning
 from .dashboard import OperatorQueues, OperatorScalingControl
 from .handlers import Operator, configure
 from .kube.api import KubeApi
@@ -279,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"sluice-operator: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
     setup_logging(args.log_level, args.log_format)
+    gc_tuning.tune()
     asyncio.run(run(args))
 
 
