@@ -17,6 +17,15 @@
   from, instead of a GET per tick.
 - delete: the Deployment goes by garbage collection (owner reference); the
   queue's Redis data is kept unless ``spec.deletePolicy: Purge``.
+- Sharding (``ownership``, from :mod:`.shard_leases`): every replica runs a
+  loop per JobQueue, but only the holder of the queue's shard polls and
+  writes; the others' loops wait. The create/resume/update handlers run only
+  on the holder too (a ``when`` filter), and every write of a loop or handler
+  is fenced by the shard (:func:`.kube.api.fenced`). A loop that gains its
+  shard starts from the status the previous holder published and applies the
+  Deployment once (a spec change may have come during the hand-over). The
+  loops themselves run everywhere, so every replica's Kopf keeps the same
+  finalizer on every JobQueue and none strips it from another's.
 
 Handlers are registered on a registry built per :class:`Operator`, so tests
 and the benchmark run the real operator without module-level state.
@@ -41,7 +50,7 @@ from sluice_scaling.stats_reader import AsyncRedisPool
 
 from . import jobqueue_status as status_mod
 from .dashboard import queue_id
-from .kube.api import KubeApi
+from .kube.api import KubeApi, fenced
 from .kube.cache import SELECTOR, DeploymentCache
 from .kube.config import connection_info, load_configuration
 from .poll_lag import Lag, LagTracker
@@ -51,7 +60,9 @@ from .worker_policy import ForbiddenPodTemplate, check_pod_template
 
 FINALIZER = f"{GROUP}/finalizer"
 TICK_GRACE_S = 5.0  # a stopping loop's last tick may finish within this
+NOT_OWNED_WAIT_S = 1.0  # with sharding: how often a loop looks whether its shard came here
 Key = tuple[str, str]
+Ownership = Callable[[str, str], int | None]  # (namespace, name) -> holding token, None if not
 
 
 def _purging(spec: Mapping[str, Any], **_: Any) -> bool:
@@ -68,6 +79,7 @@ class Operator:
         leading: Callable[[], bool] = lambda: True,
         *,
         allow_privileged_workers: bool = False,
+        ownership: Ownership | None = None,
     ) -> None:
         self.metrics = metrics or OperatorMetrics()
         # Off: a JobQueue whose worker pods break the restricted Pod Security Standard is
@@ -82,6 +94,8 @@ class Operator:
         self.decisions: DecisionLog | None = None  # set when the dashboard is served
         self._lags: dict[Key, LagTracker] = {}
         self._invalid: dict[str, int] = {}  # uid -> generation already reported as invalid
+        self.ownership = ownership  # None: no sharding, this replica acts on every JobQueue
+        self._tokens: dict[Key, int] = {}  # with sharding: the holding each scaler belongs to
 
     @property
     def api(self) -> KubeApi:
@@ -102,9 +116,10 @@ class Operator:
         res = (GROUP, VERSION, PLURAL)
         kopf.on.login(registry=registry, id="login")(self.login)
         # Distinct ids: Kopf may run both create and resume for an object it first sees.
-        kopf.on.create(*res, registry=registry, id="create")(self.apply)
-        kopf.on.resume(*res, registry=registry, id="resume")(self.apply)
-        kopf.on.update(*res, field="spec", registry=registry, id="update")(self.apply)
+        mine = self.owns_event
+        kopf.on.create(*res, registry=registry, id="create", when=mine)(self.apply)
+        kopf.on.resume(*res, registry=registry, id="resume", when=mine)(self.apply)
+        kopf.on.update(*res, field="spec", registry=registry, id="update", when=mine)(self.apply)
         kopf.on.delete(*res, registry=registry, id="purge", when=_purging, retries=6, backoff=5)(
             self.purge
         )
@@ -113,11 +128,24 @@ class Operator:
                       id="deployments")(self.deployment_event)  # fmt: skip
         return registry
 
+    def owns(self, key: Key) -> bool:
+        return self.ownership is None or self.ownership(*key) is not None
+
+    def owns_event(self, name: str, namespace: str | None, **_: Any) -> bool:
+        """Kopf's ``when`` filter: with sharding, only the shard's holder handles a change."""
+        return namespace is not None and self.owns((namespace, name))
+
     async def apply(
         self, *, body: kopf.Body, spec: kopf.Spec, name: str, namespace: str | None, **_: Any
     ) -> None:
-        parsed = await self.validate(body, spec)
         assert namespace is not None  # JobQueue is a namespaced resource
+        key = (namespace, name)
+        with fenced(lambda: self.owns(key)):
+            await self._apply(body, spec, key)
+
+    async def _apply(self, body: kopf.Body, spec: kopf.Spec, key: Key) -> None:
+        parsed = await self.validate(body, spec)
+        namespace, name = key
         uid, replicas = body.metadata.uid, parsed.scaling.min_replicas
         assert uid is not None  # every stored object has one
         created = await ensure_deployment(
@@ -206,18 +234,68 @@ class Operator:
         key = (namespace, name)
         self._lags[key] = LagTracker()
         try:
-            while not stopped:
-                interval = await _finishing(self._tick(key, body, logger))
-                await asyncio.sleep(interval)  # Kopf cancels the sleep when it stops the loop
+            with fenced(lambda: self._holds(key)):  # the tick's task inherits the fence
+                while not stopped:
+                    if not self.owns(key):  # sharding: another replica's; look again soon
+                        if key in self._tokens:
+                            self._disown(key)
+                        await asyncio.sleep(NOT_OWNED_WAIT_S)
+                        continue
+                    interval = await _finishing(self._tick(key, body, logger))
+                    await asyncio.sleep(interval)  # Kopf cancels the sleep when it stops the loop
         finally:
-            self.scalers.pop(key, None)
+            self._disown(key)
             self._lags.pop(key, None)
             self._invalid.pop(body.metadata.uid or "", None)
-            self.metrics.forget(namespace, name)
+
+    def _holds(self, key: Key) -> bool:
+        """With sharding: the shard is still held, and by the holding the scaler started in."""
+        return self.ownership is None or self.ownership(*key) == self._tokens.get(key)
+
+    def _disown(self, key: Key) -> None:
+        """Forget a queue's loop state: it is gone, or its shard went to another replica."""
+        self.scalers.pop(key, None)
+        self._tokens.pop(key, None)
+        self._lags[key] = LagTracker()  # no lag measured across the time it was elsewhere
+        self.metrics.forget(*key)
+
+    async def _take_over(self, key: Key, body: kopf.Body) -> bool:
+        """With sharding: whether this replica acts on ``key`` now; on a new holding, reset.
+
+        Gaining the shard (again) drops what the loop knew: the next scaler starts
+        from the status the previous holder published, and the Deployment is applied
+        once, since a spec change may have come while no one held the shard.
+        """
+        if self.ownership is None:
+            return True
+        token = self.ownership(*key)
+        if token is None:
+            if key in self._tokens:
+                self._disown(key)
+            return False
+        if self._tokens.get(key) == token:
+            return True
+        self._disown(key)
+        self._tokens[key] = token
+        try:
+            spec = self._admit(body.spec)
+        except SpecError:
+            return True  # the loop waits for a valid spec as usual
+        uid = body.metadata.uid or ""
+        replicas = spec.scaling.min_replicas
+        await ensure_deployment(self.api, self.cache, *key, uid=uid, spec=spec, replicas=replicas)
+        return True
 
     async def _tick(self, key: Key, body: kopf.Body, logger: Any) -> float:
         """One scaling step; returns the seconds until the next one."""
         started = time.monotonic()
+        try:
+            if not await self._take_over(key, body):
+                return NOT_OWNED_WAIT_S
+        except Exception as exc:  # the API server hiccuped: try again next tick
+            self._tokens.pop(key, None)
+            logger.warning("taking the queue over failed: %s", describe_error(exc))
+            return NOT_OWNED_WAIT_S
         scaler = self._scaler(key, body)
         if scaler is None:  # invalid spec: reported by the apply handler; wait for a fix
             return 5.0

@@ -83,6 +83,15 @@ class LeaderElector:
         self._observed_at = 0.0
         self.transitions = 0
 
+    def observed(self, record: tuple[Any, ...], at: float) -> None:
+        """The holder's record as read elsewhere (a LIST), unchanged since ``at`` (our clock).
+
+        So a shard Lease found expired in a LIST is taken at once, not after
+        another lease duration of this elector's own reads.
+        """
+        if record != self._observed:
+            self._observed, self._observed_at = record, at
+
     def leading(self) -> bool:
         renewed = self._renewed
         return renewed is not None and self._clock() - renewed < self.settings.renew_deadline_s

@@ -5,9 +5,13 @@ It runs Kopf embedded (``kopf.operator``) without Kopf's peering. With
 ``coordination.k8s.io`` Lease (:mod:`.leader`), and only then starts Kopf;
 until then it is a standby that answers its liveness probe and nothing else.
 When the leader loses the Lease it stops Kopf and exits non-zero, so
-Kubernetes restarts it as a standby. Namespaces come from ``--namespace``
-(repeatable, globs allowed) or ``SLUICE_WATCH_NAMESPACES`` (comma-separated);
-``--all-namespaces`` watches the whole cluster.
+Kubernetes restarts it as a standby. With ``--shards N`` (N > 1) there is no
+single leader: the JobQueues are split into N shards by a hash of
+namespace/name, each with a Lease of its own, and every replica runs Kopf and
+acts on the JobQueues of the shards it holds (:mod:`.shard_leases`).
+Namespaces come from ``--namespace`` (repeatable, globs allowed) or
+``SLUICE_WATCH_NAMESPACES`` (comma-separated); ``--all-namespaces`` watches
+the whole cluster.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from .kube.api import KubeApi
 from .kube.config import load_configuration
 from .leader import LeaderElector, LeaseSettings
 from .queue_metrics import OperatorMetrics
+from .shard_leases import ShardLeases
+from .sharding import MAX_SHARDS
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 TOKEN_ENV = "SLUICE_DASHBOARD_TOKEN"  # noqa: S105  (the variable's name; the chart fills it from a Secret)
@@ -101,11 +107,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="S",
         help="how often the leader renews and a standby checks",
     )
+    lease.add_argument(
+        "--shards", type=int, default=1, metavar="N",
+        help="split the JobQueues into N shards, each with its own Lease "
+        "(<lease-name>-shard-<k>); every replica acts on the shards it holds "
+        f"(1: one leader for all; at most {MAX_SHARDS}; needs --leader-elect)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     try:
         lease_settings(args)
     except ValueError as exc:
         parser.error(f"--retry-period, --renew-deadline, --lease-duration: {exc}")
+    if not 1 <= args.shards <= MAX_SHARDS:
+        parser.error(f"--shards: {args.shards} is not between 1 and {MAX_SHARDS}")
+    if args.shards > 1 and not args.leader_elect:
+        parser.error("--shards: more than 1 shard needs --leader-elect (the shards are Leases)")
     return args
 
 
@@ -169,6 +185,9 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> No
     if not args.leader_elect:
         await _serve(args, Operator(metrics, allow_privileged_workers=privileged), stop)
         return
+    if args.shards > 1:
+        await _run_sharded(args, metrics, stop)
+        return
     elector = LeaderElector(KubeApi(load_configuration()), lease_settings(args))
     try:
         async with _standby_liveness(args.liveness_port), _signals(stop):
@@ -179,6 +198,29 @@ async def run(args: argparse.Namespace, stop: asyncio.Event | None = None) -> No
     finally:
         await elector.release()
         await elector.api.close()
+
+
+async def _run_sharded(
+    args: argparse.Namespace, metrics: OperatorMetrics, stop: asyncio.Event
+) -> None:
+    """Kopf from the start; the shard Leases say which JobQueues this replica acts on.
+
+    On the way out (SIGTERM stops Kopf) every held shard is released, so the
+    other replicas take them at their next look instead of after the lease.
+    """
+    api = KubeApi(load_configuration())
+    shards = ShardLeases(api, lease_settings(args), args.shards)
+    operator = Operator(
+        metrics, allow_privileged_workers=args.allow_privileged_workers, ownership=shards.token
+    )
+    leases_stop = asyncio.Event()
+    keeping = asyncio.create_task(shards.run(leases_stop))
+    try:
+        await _serve(args, operator, stop)
+    finally:
+        leases_stop.set()
+        await keeping  # releases every shard Lease
+        await api.close()
 
 
 async def _lead(

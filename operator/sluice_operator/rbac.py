@@ -23,7 +23,9 @@ Why each one:
   them in a Role per listed namespace and nothing cluster-wide.
 - ``events``: Kopf posts the operator's events (ScaledUp, InvalidSpec, ...).
 - ``leases`` (:data:`LEADER_RULES`, a Role in the operator's own namespace
-  only): leader election reads, creates and renews one Lease.
+  only): leader election reads, creates and renews one Lease; with sharding,
+  one per shard plus a member Lease per replica, listed each round, and the
+  member Leases of replicas long dead are deleted.
 - cluster-wide only: ``namespaces`` list/watch (Kopf resolves namespace globs
   like ``team-*`` with them) and ``customresourcedefinitions`` list/watch (Kopf
   notices CRDs installed or removed while it runs).
@@ -57,7 +59,8 @@ RULES: tuple[Rule, ...] = (
 
 # Leader election: in the operator's own namespace, whatever it watches.
 LEADER_RULES: tuple[Rule, ...] = (
-    Rule("coordination.k8s.io", "leases", ("get", "create", "patch")),
+    # list and delete only with sharding: who is alive, and dead replicas' member Leases.
+    Rule("coordination.k8s.io", "leases", ("get", "list", "create", "patch", "delete")),
 )
 
 # Granted but not exercised by the emulator tests, with the reason.

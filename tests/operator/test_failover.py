@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -38,13 +38,14 @@ HANG_GUARD_S = 90.0  # far above the ~10 s a takeover takes: only a hang trips i
 class Replica:
     """One operator process with its own credentials (token ``name``)."""
 
-    def __init__(self, name: str, server_url: str, tmp: Path) -> None:
+    def __init__(self, name: str, server_url: str, tmp: Path, extra: Sequence[str] = ()) -> None:
         self.name = name
         config = kubeconfig(tmp / f"kubeconfig-{name}", server_url)
         config.write_text(config.read_text().replace("test-token", name))
         self.log = tmp / f"{name}.log"
         argv = [sys.executable, "-m", "sluice_operator.main", "-A", "--leader-elect",
-                "--lease-namespace", NS, "--metrics-port", "0", "--liveness-port", "0"]  # fmt: skip
+                "--lease-namespace", NS, "--metrics-port", "0", "--liveness-port", "0",
+                *extra]  # fmt: skip
         env = {**os.environ, "KUBECONFIG": str(config), "POD_NAME": name}
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -59,11 +60,14 @@ class Replica:
 
 
 @asynccontextmanager
-async def replicas(cluster: Cluster, tmp: Path) -> AsyncIterator[Callable[[str], Replica]]:
+async def replicas(
+    cluster: Cluster, tmp: Path, extra: Sequence[str] = ()
+) -> AsyncIterator[Callable[[str], Replica]]:
+    """Start replicas by name (each with ``extra`` arguments); all are killed at the end."""
     started: list[Replica] = []
 
     def start(name: str) -> Replica:
-        started.append(Replica(name, str(cluster.server.url), tmp))
+        started.append(Replica(name, str(cluster.server.url), tmp, extra))
         return started[-1]
 
     try:

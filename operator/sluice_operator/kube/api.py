@@ -13,16 +13,19 @@ Each call is a :class:`Route` declared below and listed in :data:`ROUTES`, so
 :mod:`sluice_operator.rbac` can be checked against this one module. Writes
 pass through ``fence`` first: with leader election, a replica that is no longer
 sure it leads refuses to write (:class:`NotLeader`) instead of racing the new
-leader.
+leader; with sharding, so does a JobQueue's loop once this replica no longer
+holds the queue's shard (the task's own fence, :func:`fenced`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import contextvars
 import json
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,9 +91,12 @@ PATCH_JOBQUEUE = Route(GROUP, VERSION, PLURAL, "patch")
 GET_LEASE = Route("coordination.k8s.io", "v1", "leases", "get")
 CREATE_LEASE = Route("coordination.k8s.io", "v1", "leases", "create")
 PATCH_LEASE = Route("coordination.k8s.io", "v1", "leases", "patch")
+LIST_LEASES = Route("coordination.k8s.io", "v1", "leases", "list")  # sharding: who is alive
+DELETE_LEASE = Route("coordination.k8s.io", "v1", "leases", "delete")  # sharding: dead members
 ROUTES = (GET_DEPLOYMENT, CREATE_DEPLOYMENT, PATCH_DEPLOYMENT, LIST_PODS, PATCH_POD, GET_SECRET,
-          PATCH_STATUS, PATCH_JOBQUEUE, GET_LEASE, CREATE_LEASE, PATCH_LEASE)  # fmt: skip
-METHODS = {"get": "GET", "list": "GET", "create": "POST", "patch": "PATCH"}
+          PATCH_STATUS, PATCH_JOBQUEUE, GET_LEASE, CREATE_LEASE, PATCH_LEASE, LIST_LEASES,
+          DELETE_LEASE)  # fmt: skip
+METHODS = {"get": "GET", "list": "GET", "create": "POST", "patch": "PATCH", "delete": "DELETE"}
 
 
 def _ssl_context(config: kubernetes.client.Configuration) -> ssl.SSLContext | bool:
@@ -120,6 +126,23 @@ def authorization(config: kubernetes.client.Configuration) -> dict[str, str]:
 
 def _always() -> bool:
     return True
+
+
+# A second fence, per asyncio task: with sharding, one JobQueue's loop may write only
+# while this replica holds that queue's shard, checked right before each request.
+TASK_FENCE: contextvars.ContextVar[Callable[[], bool]] = contextvars.ContextVar(
+    "TASK_FENCE", default=_always
+)
+
+
+@contextlib.contextmanager
+def fenced(fence: Callable[[], bool]) -> Iterator[None]:
+    """Within the block (and tasks it starts), writes need ``fence()`` to be True too."""
+    token = TASK_FENCE.set(fence)
+    try:
+        yield
+    finally:
+        TASK_FENCE.reset(token)
 
 
 class KubeApi:
@@ -173,7 +196,8 @@ class KubeApi:
         params: Mapping[str, str] | None = None,
         content_type: str = "application/json",
     ) -> Body:
-        if route.verb not in ("get", "list") and route.resource != "leases" and not self.fence():
+        writes = route.verb not in ("get", "list") and route.resource != "leases"
+        if writes and not (self.fence() and TASK_FENCE.get()()):
             raise NotLeader("not the leader: refusing to write")
         headers = {"Accept": "application/json", **authorization(self.config)}
         data = None
@@ -247,6 +271,13 @@ class KubeApi:
     async def patch_lease(self, namespace: str, name: str, body: Mapping[str, Any]) -> Body:
         """A merge patch; with ``metadata.resourceVersion`` in it, a 409 if someone wrote first."""
         return await self.call(PATCH_LEASE, namespace, name, body=dict(body), content_type=MERGE)
+
+    async def list_leases(self, namespace: str) -> list[Body]:
+        items: list[Body] = (await self.call(LIST_LEASES, namespace)).get("items") or []
+        return items
+
+    async def delete_lease(self, namespace: str, name: str) -> None:
+        await self.call(DELETE_LEASE, namespace, name)
 
 
 def _error(status: int, raw: bytes) -> ApiError:
