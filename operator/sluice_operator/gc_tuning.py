@@ -5,8 +5,9 @@ Measured at 2,000 JobQueues polled every 5 s (the operator benchmark, with
 (700, 10, 10) a poll's short-lived objects, alive across a Redis or API round
 trip, outlived two young collections and were promoted to the oldest
 generation, so a full collection of the whole heap (Kopf's memory of every
-object, every queue's scaler) ran every 5 s for about 0.5 s: a fifth of the
-operator's CPU, and a stop-the-world pause that made polls late. With a young
+object, every queue's scaler) ran every 5 s for about 0.5 s while Kopf worked
+through its start-up handlers (a fifth of the CPU then), a stop-the-world
+pause that made polls late. With a young
 generation of :data:`YOUNG` objects a poll's garbage dies young (collected in
 a few milliseconds, or freed by reference counting before any collection) and
 a full collection becomes rare. Reference cycles are still collected; only
