@@ -111,8 +111,8 @@ class ShardLeases:
             leases = None
         if leases is None:  # blind this round: renew what is held, take nothing new
             for k in self.held():
-                await _attempt(self.electors[k])
-            self._note_changes()
+                await self._keep(k)
+            self._note_losses()
             return
         live = self._live(leases)
         prefix = member_lease_name(self.settings.name, "")
@@ -128,10 +128,10 @@ class ShardLeases:
             log.info("sharding: %s hands shard %d over", self.identity, k)
             await self.electors[k].release()
         for k in sorted(mine - set(todo.release)):
-            await _attempt(self.electors[k])
+            await self._keep(k)
         for k in todo.acquire:
-            await _attempt(self.electors[k])
-        self._note_changes()
+            await self._keep(k)
+        self._note_losses()
         await self._forget_dead_members(leases, prefix)
 
     def _live(self, leases: list[dict[str, Any]]) -> dict[str, str]:
@@ -151,15 +151,20 @@ class ShardLeases:
                 live[name] = holder
         return live
 
-    def _note_changes(self) -> None:
+    async def _keep(self, k: int) -> None:
+        """Renew or take shard ``k``; a holding that starts anew gets a new token."""
+        had = self.electors[k].leading()
+        if await _attempt(self.electors[k]) and not had:
+            # No await between the write and this: no loop sees the new holding's old token.
+            self._epochs[k] += 1
+            self._had[k] = True
+            log.info("sharding: %s holds shard %d", self.identity, k)
+
+    def _note_losses(self) -> None:
         for k, elector in enumerate(self.electors):
-            has = elector.leading()
-            if has and not self._had[k]:
-                self._epochs[k] += 1
-                log.info("sharding: %s holds shard %d", self.identity, k)
-            elif self._had[k] and not has:
+            if self._had[k] and not elector.leading():
                 log.warning("sharding: %s no longer holds shard %d", self.identity, k)
-            self._had[k] = has
+                self._had[k] = False
 
     async def _forget_dead_members(self, leases: list[dict[str, Any]], prefix: str) -> None:
         now = self._clock()
@@ -176,7 +181,7 @@ class ShardLeases:
         """A clean shutdown: every shard handed over at once, the member Lease gone."""
         for elector in self.electors:
             await elector.release()
-        self._note_changes()
+        self._note_losses()
         with contextlib.suppress(NotFound, *ERRORS):
             await self.api.delete_lease(self.settings.namespace, self.member.settings.name)
 
