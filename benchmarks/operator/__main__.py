@@ -42,6 +42,12 @@ COLUMNS = [
 ]
 
 
+REPLICA_COLUMNS = [
+    ("cores_max", "busiest replica cores", "{:.2f}"),
+    ("polls_max_share", "busiest replica's share of polls", "{:.2f}"),
+]
+
+
 def cell(values: list[float], fmt: str) -> str:
     mid = fmt.format(statistics.median(values))
     if len(values) < 2:
@@ -49,13 +55,20 @@ def cell(values: list[float], fmt: str) -> str:
     return f"{mid} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
 
+def label(run: Run) -> str:
+    if run.replicas == 1 and run.shards == 1:
+        return f"{run.queues:,}"
+    return f"{run.queues:,} ({run.replicas} replicas, {run.shards} shards)"
+
+
 def table(runs: list[Run]) -> str:
-    header = "| JobQueues | " + " | ".join(title for _, title, _ in COLUMNS) + " |"
-    lines = [header, "|" + "---|" * (len(COLUMNS) + 1)]
-    for queues in sorted({r.queues for r in runs}):
-        mine = [r for r in runs if r.queues == queues]
-        cells = [cell([r.figures[key] for r in mine], fmt) for key, _, fmt in COLUMNS]
-        lines.append(f"| {queues:,} | " + " | ".join(cells) + " |")
+    columns = COLUMNS if all(r.replicas == 1 for r in runs) else [*COLUMNS, *REPLICA_COLUMNS]
+    header = "| JobQueues | " + " | ".join(title for _, title, _ in columns) + " |"
+    lines = [header, "|" + "---|" * (len(columns) + 1)]
+    for key in sorted({(r.queues, r.replicas, r.shards) for r in runs}):
+        mine = [r for r in runs if (r.queues, r.replicas, r.shards) == key]
+        cells = [cell([r.figures[k] for r in mine], fmt) for k, _, fmt in columns]
+        lines.append(f"| {label(mine[0])} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -67,7 +80,8 @@ async def main(args: argparse.Namespace) -> None:
         for i in range(args.runs):
             for queues in args.queues:
                 load = load_average()
-                run = await measure(Run(queues, args.interval), server.url, Path(tmp),
+                config = Run(queues, args.interval, args.replicas, args.shards)
+                run = await measure(config, server.url, Path(tmp),
                                     args.window, args.verbose, profile=args.profile)  # fmt: skip
                 runs.append(run)
                 figures = {k: round(v, 3) for k, v in run.figures.items()}
@@ -83,6 +97,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--interval", type=float, default=5.0, help="pollingIntervalSeconds")
     p.add_argument("--window", type=float, default=60.0, help="steady-state window (s)")
     p.add_argument("--runs", type=int, default=3, help="runs of each configuration")
+    p.add_argument("--replicas", type=int, default=1, help="operator processes (Lease election)")
+    p.add_argument("--shards", type=int, default=1, help="--shards of each operator process")
     p.add_argument("--verbose", action="store_true", help="operator logs at info level")
     p.add_argument("--profile", type=Path, metavar="DIR",
                    help="py-spy the operator over the window; collapsed stacks in DIR")  # fmt: skip

@@ -1,10 +1,11 @@
 """A KMock Kubernetes API for the benchmarks, in a process of its own.
 
 KMock keeps objects and watch streams, but does not name ``generateName``
-objects (Kopf's events) or declare the backbone resources Kopf waits for;
-this module adds both. It also answers a GET, PATCH or create by looking the
-object up by key, where KMock scans every stored object (at 2,000 JobQueues
-a GET took 0.65 s: the emulator, not the operator, set the pace). Run as
+objects (Kopf's events), declare the backbone resources Kopf waits for, or
+check a Lease write's ``resourceVersion``; this module adds all three. It
+also answers a GET, PATCH or create by looking the object up by key, where
+KMock scans every stored object (at 2,000 JobQueues a GET took 0.65 s: the
+emulator, not the operator, set the pace). Run as
 ``python -m benchmarks.operator.emulator PORT_FILE STATS_FILE`` it serves on a
 free port and writes how many requests it served every second, so the driver
 measures the emulator's CPU and the operator's apart, with the request mix.
@@ -29,8 +30,9 @@ import yaml
 from sluice_scaling.resource import API_VERSION, KIND, PLURAL
 
 JOBQUEUES = f"{API_VERSION}/{PLURAL}"
-NAMESPACED = {JOBQUEUES: KIND, "apps/v1/deployments": "Deployment",
-              "v1/pods": "Pod", "v1/secrets": "Secret", "v1/events": "Event"}  # fmt: skip
+LEASES = "coordination.k8s.io/v1/leases"
+NAMESPACED = {JOBQUEUES: KIND, "apps/v1/deployments": "Deployment", "v1/pods": "Pod",
+              "v1/secrets": "Secret", "v1/events": "Event", LEASES: "Lease"}  # fmt: skip
 CRDS = "apiextensions.k8s.io/v1/customresourcedefinitions"
 CLUSTER = {"v1/namespaces": "Namespace", CRDS: "CustomResourceDefinition"}
 VERBS = {"get", "list", "watch", "create", "patch", "delete"}
@@ -79,7 +81,24 @@ class Emulator(kmock.KubernetesEmulator):
         meta = request.data.get("metadata") if isinstance(request.data, dict) else None
         if request.action == kmock.action.CREATE and meta and not meta.get("name"):
             meta["name"] = f"{meta.get('generateName', 'obj-')}{next(self._generated):06d}"
+        writes = (kmock.action.CREATE, kmock.action.UPDATE)
+        if res is not None and res.plural == "leases" and request.action in writes:
+            self._check_version(request)  # one event loop: the check and the write are one step
         return await super()._handle(request)
+
+    def _check_version(self, request: Any) -> None:
+        """Optimistic concurrency on Leases, as the API server does: leader election needs it."""
+        meta = request.data.setdefault("metadata", {})
+        key = (request.resource, request.namespace, request.name or meta.get("name"))
+        stored = self._objects[key] if key in self._objects else None  # noqa: SIM401 (no .get)
+        if stored is None or stored.deleted:
+            meta["resourceVersion"] = "1"
+            return
+        current = (stored.raw.get("metadata") or {}).get("resourceVersion") or "1"
+        sent = meta.get("resourceVersion")
+        if sent is not None and sent != current:
+            raise kmock.KubernetesError(409, "Conflict", "the object has been modified")
+        meta["resourceVersion"] = str(int(current) + 1)
 
 
 @asynccontextmanager

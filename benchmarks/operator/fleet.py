@@ -13,6 +13,8 @@ Figures, for one run:
 - over a steady window (after start-up, and two intervals more): the
   operator's cores and RSS, its API requests/s (all requests the emulator
   served in the window: only the operator talks to it), the emulator's cores;
+- with ``--replicas`` (and ``--shards``): every replica's cores together and
+  the busiest one's, the largest RSS, the busiest one's share of the polls;
 - CPU per poll: the operator's CPU time (user + system, from ``/proc``) over
   the window, divided by the polls it made in it (the poll histogram's count
   on ``/metrics``, read just before and after); it includes everything the
@@ -80,6 +82,8 @@ def percentile(values: list[float], q: float) -> float:
 class Run:
     queues: int
     interval: float
+    replicas: int = 1  # operator processes; more than one elect through Leases
+    shards: int = 1  # with replicas: 1 is one leader and standbys, more is sharding
     figures: dict[str, float] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)  # in the window, by method and kind
 
@@ -220,65 +224,45 @@ async def measure(
         probes = max(5, min(20, run.queues // 20))
         names = [f"q{i:04d}" for i in range(run.queues)]
         client = redis.Redis.from_url(redis_url)
-        client.flushall()
-        for i, name in enumerate(names[probes:]):
-            if i % 2 == 0:  # half the others hold a standing backlog: figures move every poll
-                with Queue(name, redis=client) as queue:
-                    queue.enqueue_many([("t", {"i": j}) for j in range(10)])
+        backlogs(client, names[probes:])
         async with aiohttp.ClientSession() as session:
             bodies = [emulator.jobqueue(n, redis_url, run.interval) for n in names]
             for body in bodies[:probes]:
                 body["spec"]["scaling"]["minReplicas"] = 0
             await create_all(session, url, bodies)
-            metrics_port = free_port()
-            env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
-            argv = [sys.executable, "-m", "sluice_operator.main", "-A",
-                    "--metrics-port", str(metrics_port), "--liveness-port", "0",
-                    "--log-level", "info" if verbose else "warning"]  # fmt: skip
             started = time.monotonic()
-            op = procs.start(argv, f"operator-{run.queues}.log", env)
-            while await polled(session, url) < run.queues:
-                if time.monotonic() - started > 900:
-                    raise TimeoutError("not every queue was polled within 15 minutes")
-                await asyncio.sleep(1.0)
+            ops, ports = start_operators(procs, run, kubeconfig, verbose)
+            await all_polled(session, url, run.queues, started)
             run.figures["first_poll_all_s"] = time.monotonic() - started
             await handled(stats_file, run.interval)
             run.figures["handled_all_s"] = time.monotonic() - started
             await asyncio.sleep(2 * run.interval)  # settle: first scale-ups, first writes
             scales = Scales()
             watcher = asyncio.create_task(scales.follow(session, url))
-            stats0 = json.loads(read_text(stats_file))
-            served0 = stats0["served"]
-            polls0 = await polls(session, metrics_port)  # before the CPU: its scrape is not counted
-            op_cpu0, emu_cpu0, t0 = cpu_seconds(op.pid), cpu_seconds(emu.pid), time.monotonic()
+            before = await Snapshot.take(session, ports, ops, emu, stats_file)
+            t0 = time.monotonic()
             if profile is not None:
-                sample(procs, op.pid, profile / f"operator-{run.queues}-{os.getpid()}-{t0:.0f}.txt",
-                       window)  # fmt: skip
+                for op in ops:
+                    sample(procs, op.pid, profile / f"operator-{op.pid}-{t0:.0f}.txt", window)
             spread = min(window / 2, 4 * run.interval)
             delays = {n: random.uniform(0, spread) for n in names[:probes]}
             enqueued = {n: asyncio.create_task(react(client, n, d)) for n, d in delays.items()}
             samples: list[float] = []
             while time.monotonic() - t0 < window:
                 await asyncio.sleep(SCRAPE_S)  # as often as Prometheus would, not more
-                samples += await scrape(session, metrics_port)
+                for port in ports:
+                    samples += await scrape(session, port)
             wall = time.monotonic() - t0
-            op_cpu, emu_cpu = cpu_seconds(op.pid) - op_cpu0, cpu_seconds(emu.pid) - emu_cpu0
-            stats1 = json.loads(read_text(stats_file))
-            served = stats1["served"] - served0
-            run.requests = {k: n - stats0["kinds"].get(k, 0) for k, n in stats1["kinds"].items()
-                            if n > stats0["kinds"].get(k, 0)}  # fmt: skip
-            rss = rss_mib(op.pid)
-            polled_in_window = await polls(session, metrics_port) - polls0
+            after = await Snapshot.take(session, ports, ops, emu, stats_file)
+            rss = max(rss_mib(op.pid) for op in ops)
             sent = {n: await t for n, t in enqueued.items()}
             await asyncio.sleep(run.interval + 2)  # let the last probe's reaction land
             watcher.cancel()
         reactions = [scales.at[f"{n}-worker"] - sent[n] for n in sent if f"{n}-worker" in scales.at]
+        run.requests = after.requests_since(before)
         run.figures |= {
-            "cores": op_cpu / wall,
-            "rss_mib": rss,
-            "api_rps": served / wall,
-            "emulator_cores": emu_cpu / wall,
-            "cpu_per_poll_ms": 1000 * op_cpu / max(1.0, polled_in_window),
+            **after.figures_since(before, wall),
+            "rss_mib": rss,  # the largest replica
             "interval_p50": percentile(samples, 0.5),
             "interval_p99": percentile(samples, 0.99),
             "reaction_p50": statistics.median(reactions) if reactions else float("nan"),
@@ -291,6 +275,79 @@ async def measure(
         return run
     finally:
         procs.stop()
+
+
+def backlogs(client: redis.Redis, names: list[str]) -> None:
+    """A clean Redis; half the queues hold a standing backlog, so their figures move every poll."""
+    client.flushall()
+    for name in names[::2]:
+        with Queue(name, redis=client) as queue:
+            queue.enqueue_many([("t", {"i": j}) for j in range(10)])
+
+
+async def all_polled(
+    session: aiohttp.ClientSession, url: str, queues: int, started: float, within: float = 900
+) -> None:
+    while await polled(session, url) < queues:
+        if time.monotonic() - started > within:
+            raise TimeoutError(f"not every queue was polled within {within:.0f} s")
+        await asyncio.sleep(1.0)
+
+
+def start_operators(
+    procs: Processes, run: Run, kubeconfig: Path, verbose: bool
+) -> tuple[list[Any], list[int]]:
+    """The operator processes (with more than one, electing through Leases) and metrics ports."""
+    ports = [free_port() for _ in range(run.replicas)]
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    elect = (["--leader-elect", "--lease-namespace", "default", "--shards", str(run.shards)]
+             if run.replicas > 1 or run.shards > 1 else [])  # fmt: skip
+    ops = []
+    for i, port in enumerate(ports):
+        argv = [sys.executable, "-m", "sluice_operator.main", "-A",
+                "--metrics-port", str(port), "--liveness-port", "0",
+                "--log-level", "info" if verbose else "warning", *elect]  # fmt: skip
+        ops.append(procs.start(argv, f"operator-{run.queues}-{i}.log", env))
+    return ops, ports
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Counters at one moment: CPU seconds and polls per replica, the emulator's CPU and log."""
+
+    cpus: list[float]
+    polls: list[float]
+    emulator_cpu: float
+    served: int
+    kinds: dict[str, int]
+
+    @classmethod
+    async def take(
+        cls, session: aiohttp.ClientSession, ports: list[int], ops: list[Any], emu: Any,
+        stats_file: Path,
+    ) -> Snapshot:  # fmt: skip
+        made = [await polls(session, p) for p in ports]  # before the CPU: the scrape not counted
+        stats = json.loads(read_text(stats_file))
+        cpus = [cpu_seconds(op.pid) for op in ops]
+        return cls(cpus, made, cpu_seconds(emu.pid), stats["served"], stats["kinds"])
+
+    def requests_since(self, before: Snapshot) -> dict[str, int]:
+        return {k: n - before.kinds.get(k, 0) for k, n in self.kinds.items()
+                if n > before.kinds.get(k, 0)}  # fmt: skip
+
+    def figures_since(self, before: Snapshot, wall: float) -> dict[str, float]:
+        """Cores (all replicas, the busiest one), CPU per poll, API and emulator load."""
+        cpus = [b - a for a, b in zip(before.cpus, self.cpus, strict=True)]
+        made = [b - a for a, b in zip(before.polls, self.polls, strict=True)]
+        total = max(1.0, sum(made))
+        return {
+            "cores": sum(cpus) / wall,
+            "cores_max": max(cpus) / wall,
+            "polls_max_share": max(made) / total,
+            "cpu_per_poll_ms": 1000 * sum(cpus) / total,
+            "api_rps": (self.served - before.served) / wall,
+            "emulator_cores": (self.emulator_cpu - before.emulator_cpu) / wall,
+        }
 
 
 def sample(procs: Processes, pid: int, out: Path, window: float) -> None:
