@@ -153,3 +153,27 @@ async def test_replicas_split_the_shards_and_a_survivor_takes_a_dead_one_s_over(
             assert writes[name][-1] == "op-b"
         assert a.proc.wait(10) == -signal.SIGKILL
         assert b.proc.poll() is None
+
+
+async def test_deleting_jobqueues_with_two_sharded_replicas_purges_or_keeps_their_data(
+    cluster: Cluster, redis_url: str, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    """Every replica's Kopf keeps the same finalizer; whichever releases it, Purge ran first."""
+    names = {"purged": "Purge", "kept": "Retain"}
+    for name, policy in names.items():
+        await cluster.create(jobqueue(name, {"url": redis_url}, deletePolicy=policy))
+    async with replicas(cluster, tmp_path, ["--shards", "2"]) as start:
+        a, b = start("op-a"), start("op-b")
+        for name in names:  # polled by the holder of its shard: job settings written
+            key = f"q:{{{name}}}:config"
+            await eventually(lambda key=key: redis_client.exists(key), HANG_GUARD_S, key)
+            enqueue(redis_url, name, 3)
+        for name in names:
+            await cluster.delete(f"/apis/sluice.dev/v1alpha1/namespaces/{NS}/jobqueues/{name}")
+        for name in names:
+            await eventually(lambda name=name: cluster.jobqueue(name) is None, HANG_GUARD_S,
+                             f"{name} deleted")  # fmt: skip
+        assert redis_client.keys("q:{purged}:*") == []
+        assert redis_client.keys("q:{kept}:*")
+        assert a.proc.poll() is None
+        assert b.proc.poll() is None
