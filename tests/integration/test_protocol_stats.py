@@ -35,17 +35,20 @@ def test_stats_is_one_round_trip(
     add(proto, "a")
     proto.heartbeat("w", 1, 2, 30)
     proto.stats()  # the server now has the script cached
-    sent: list[object] = []
-    real = redis.connection.Connection.send_command
+    sent: list[bytes] = []
+    real = redis.connection.Connection.send_packed_command
 
-    # Every command any connection sends (the client's pool, or the protocol's own).
-    def counting(self: redis.connection.Connection, *args: object, **options: object) -> None:
-        sent.append(args[0])
-        real(self, *args, **options)  # type: ignore[no-untyped-call]
+    # Every command any connection sends (the client's pool, or the protocol's own),
+    # by its name in the packed bytes.
+    def counting(self: redis.connection.Connection, command: object, *args: object) -> None:
+        chunks = [command] if isinstance(command, (bytes, str)) else list(command)  # type: ignore[call-overload]
+        head = chunks[0] if isinstance(chunks[0], bytes) else str(chunks[0]).encode()
+        sent.append(head.split(b"\r\n")[2])
+        real(self, chunks, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(redis.connection.Connection, "send_command", counting)
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
     stats = proto.stats()
-    assert sent == ["EVALSHA"]
+    assert sent == [b"EVALSHA"]
     assert (stats.backlog, stats.total_slots) == (1, 2)
 
 
