@@ -38,6 +38,23 @@ CLUSTER = {"v1/namespaces": "Namespace", CRDS: "CustomResourceDefinition"}
 VERBS = {"get", "list", "watch", "create", "patch", "delete"}
 
 
+def check_lease_version(objects: Any, request: Any) -> None:
+    """Optimistic concurrency on a Lease write, as the API server does it (leader
+    election and shard Leases need it): a stale ``resourceVersion`` is a 409, and the
+    write gets the next version. Shared with the operator tests' emulator."""
+    meta = request.data.setdefault("metadata", {})
+    key = (request.resource, request.namespace, request.name or meta.get("name"))
+    stored = objects[key] if key in objects else None  # noqa: SIM401 (no .get)
+    if stored is None or stored.deleted:
+        meta["resourceVersion"] = "1"
+        return
+    current = (stored.raw.get("metadata") or {}).get("resourceVersion") or "1"
+    sent = meta.get("resourceVersion")
+    if sent is not None and sent != current:
+        raise kmock.KubernetesError(409, "Conflict", "the object has been modified")
+    meta["resourceVersion"] = str(int(current) + 1)
+
+
 class Emulator(kmock.KubernetesEmulator):
     """KMock with ``generateName`` and a bounded request log.
 
@@ -87,18 +104,7 @@ class Emulator(kmock.KubernetesEmulator):
         return await super()._handle(request)
 
     def _check_version(self, request: Any) -> None:
-        """Optimistic concurrency on Leases, as the API server does: leader election needs it."""
-        meta = request.data.setdefault("metadata", {})
-        key = (request.resource, request.namespace, request.name or meta.get("name"))
-        stored = self._objects[key] if key in self._objects else None  # noqa: SIM401 (no .get)
-        if stored is None or stored.deleted:
-            meta["resourceVersion"] = "1"
-            return
-        current = (stored.raw.get("metadata") or {}).get("resourceVersion") or "1"
-        sent = meta.get("resourceVersion")
-        if sent is not None and sent != current:
-            raise kmock.KubernetesError(409, "Conflict", "the object has been modified")
-        meta["resourceVersion"] = str(int(current) + 1)
+        check_lease_version(self._objects, request)
 
 
 @asynccontextmanager

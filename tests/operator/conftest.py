@@ -15,6 +15,8 @@ from kube_harness import TEST_CALLS, Cluster, Emulator, declare, kubeconfig, run
 
 from sluice_operator import rbac
 from sluice_operator.handlers import Operator
+from sluice_operator.kube.api import KubeApi
+from sluice_operator.kube.config import load_configuration
 
 
 @pytest.fixture
@@ -39,3 +41,11 @@ async def operator(cluster: Cluster) -> AsyncIterator[Operator]:
     """Cluster-wide, as ``sluice-operator --all-namespaces``."""
     async with running([]) as op:
         yield op
+
+
+@pytest.fixture
+async def api(cluster: Cluster) -> AsyncIterator[KubeApi]:
+    """The operator's own API client, talking HTTP to the emulator."""
+    client = KubeApi(load_configuration())
+    yield client
+    await client.close()

@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 import kmock
 import kopf
 import yaml
+from benchmarks.operator.emulator import check_lease_version
 
 from sluice_operator.handlers import Operator
 from sluice_operator.main import operator_settings
@@ -61,6 +62,16 @@ VERB = {
     kmock.action.UPDATE: "patch",
     kmock.action.DELETE: "delete",
 }
+
+
+class Clock:
+    """A fake monotonic clock: a Lease expires when a test moves ``now``, not by sleeping."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 class Emulator(kmock.KubernetesEmulator):
@@ -87,17 +98,7 @@ class Emulator(kmock.KubernetesEmulator):
             return await super()._handle(request)
 
     def _check_version(self, request: Any) -> None:
-        meta = request.data.setdefault("metadata", {})
-        key = (request.resource, request.namespace, request.name or meta.get("name"))
-        stored = self._objects[key] if key in self._objects else None  # noqa: SIM401 (no .get)
-        if stored is None or stored.deleted:
-            meta["resourceVersion"] = "1"
-            return
-        current = (stored.raw.get("metadata") or {}).get("resourceVersion") or "1"
-        sent = meta.get("resourceVersion")
-        if sent is not None and sent != current:
-            raise kmock.KubernetesError(409, "Conflict", "the object has been modified")
-        meta["resourceVersion"] = str(int(current) + 1)
+        check_lease_version(self._objects, request)
 
 
 def _crd_info() -> kmock.ResourceInfo:

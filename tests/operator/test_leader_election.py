@@ -7,32 +7,15 @@ a matter of moving a number, not of sleeping.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from kube_harness import NS, Cluster
+from kube_harness import NS, Clock, Cluster
 
 from sluice_operator.kube.api import KubeApi
-from sluice_operator.kube.config import load_configuration
 from sluice_operator.leader import LeaderElector, LeaseSettings
 
 LEASE = "coordination.k8s.io/v1/leases"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def api(cluster: Cluster) -> AsyncIterator[KubeApi]:
-    client = KubeApi(load_configuration())
-    yield client
-    await client.close()
 
 
 def elector(api: KubeApi, name: str, clock: Clock) -> LeaderElector:
@@ -48,7 +31,7 @@ def holder(cluster: Cluster) -> Any:
 async def test_one_leads_the_other_waits_until_the_lease_expires(
     cluster: Cluster, api: KubeApi
 ) -> None:
-    clock = Clock()
+    clock = Clock(50.0)
     a, b = elector(api, "a", clock), elector(api, "b", clock)
     assert await a.try_acquire_or_renew()
     assert not await b.try_acquire_or_renew()
@@ -68,7 +51,7 @@ async def test_one_leads_the_other_waits_until_the_lease_expires(
 async def test_two_candidates_racing_for_an_expired_lease_get_one_winner(
     cluster: Cluster, api: KubeApi
 ) -> None:
-    clock = Clock()
+    clock = Clock(50.0)
     a, b, c = (elector(api, n, clock) for n in "abc")
     assert await a.try_acquire_or_renew()
     assert not await b.try_acquire_or_renew()
@@ -88,7 +71,7 @@ async def test_two_candidates_racing_for_an_expired_lease_get_one_winner(
 
 
 async def test_a_released_lease_is_taken_at_once(cluster: Cluster, api: KubeApi) -> None:
-    clock = Clock()
+    clock = Clock(50.0)
     a, b = elector(api, "a", clock), elector(api, "b", clock)
     assert await a.try_acquire_or_renew()
     assert not await b.try_acquire_or_renew()

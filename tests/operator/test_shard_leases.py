@@ -8,33 +8,15 @@ duration without its rounds, not a wait.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from kube_harness import NS, Cluster
+from kube_harness import NS, Clock, Cluster
 
 from sluice_operator.kube.api import KubeApi, NotLeader, fenced
-from sluice_operator.kube.config import load_configuration
 from sluice_operator.leader import LeaseSettings
 from sluice_operator.shard_leases import ShardLeases
 from sluice_operator.sharding import shard_of
 
 SHARDS = 4
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def api(cluster: Cluster) -> AsyncIterator[KubeApi]:
-    client = KubeApi(load_configuration())
-    yield client
-    await client.close()
 
 
 def replica(api: KubeApi, identity: str, clock: Clock) -> ShardLeases:

@@ -82,14 +82,9 @@ class Lane:
     """
 
     def __init__(self, client: SyncClient) -> None:
-        pool = getattr(client, "connection_pool", None)
-        usable = (
-            type(client) is redis.Redis
-            and isinstance(pool, redis.ConnectionPool)
-            and issubclass(pool.connection_class, _CONNECTIONS)
-            and _utf8(pool.connection_kwargs)
+        self._pool: redis.ConnectionPool | None = _usable_pool(
+            client, redis.Redis, redis.ConnectionPool, _CONNECTIONS
         )
-        self._pool: redis.ConnectionPool | None = pool if usable else None
         self._lock = threading.Lock()
         self._conn: Any = None  # a connection of the pool's class, checked out for good
         self._pid = os.getpid()
@@ -133,14 +128,9 @@ class AsyncLane:
     """The asyncio twin of :class:`Lane`; see the module docstring."""
 
     def __init__(self, client: AsyncClient) -> None:
-        pool = getattr(client, "connection_pool", None)
-        usable = (
-            type(client) is redis.asyncio.Redis
-            and isinstance(pool, redis.asyncio.ConnectionPool)
-            and issubclass(pool.connection_class, _ASYNC_CONNECTIONS)
-            and _utf8(pool.connection_kwargs)
+        self._pool: redis.asyncio.ConnectionPool | None = _usable_pool(
+            client, redis.asyncio.Redis, redis.asyncio.ConnectionPool, _ASYNC_CONNECTIONS
         )
-        self._pool: redis.asyncio.ConnectionPool | None = pool if usable else None
         self._busy = False  # one coroutine at a time; no lock to wait on: the others pass by
         self._conn: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -181,6 +171,22 @@ class AsyncLane:
         if conn is not None:
             await conn.disconnect(nowait=True)
             await pool.release(conn)
+
+
+def _usable_pool(
+    client: Any, client_type: type[Any], pool_type: type[Any], connections: tuple[type, ...]
+) -> Any:
+    """The client's pool if the lane can take a connection from it, else None: the plain
+    client class (a subclass may send commands its own way), a pool of known connections,
+    UTF-8 text."""
+    pool: Any = getattr(client, "connection_pool", None)
+    usable = (
+        type(client) is client_type
+        and isinstance(pool, pool_type)
+        and issubclass(pool.connection_class, connections)
+        and _utf8(pool.connection_kwargs)
+    )
+    return pool if usable else None
 
 
 def _utf8(options: dict[str, Any]) -> bool:
