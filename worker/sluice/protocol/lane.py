@@ -30,7 +30,8 @@ import asyncio
 import os
 import threading
 import weakref
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import hiredis  # a base dependency (redis[hiredis]): its reply parser, and here its packer
 import redis
@@ -54,23 +55,25 @@ _ASYNC_CONNECTIONS = (
 _lanes: weakref.WeakKeyDictionary[SyncClient, Lane] = weakref.WeakKeyDictionary()
 _async_lanes: weakref.WeakKeyDictionary[AsyncClient, AsyncLane] = weakref.WeakKeyDictionary()
 _lanes_lock = threading.Lock()
+C = TypeVar("C")
+L = TypeVar("L")
 
 
 def lane_for(client: SyncClient) -> Lane:
     """The client's lane (made at the first call; it lives as long as the client)."""
-    with _lanes_lock:
-        lane = _lanes.get(client)
-        if lane is None:
-            lane = _lanes[client] = Lane(client)
-        return lane
+    return _kept(_lanes, client, Lane)
 
 
 def async_lane_for(client: AsyncClient) -> AsyncLane:
     """The asyncio client's lane (made at the first call; it lives as long as the client)."""
+    return _kept(_async_lanes, client, AsyncLane)
+
+
+def _kept(table: weakref.WeakKeyDictionary[C, L], client: C, make: Callable[[C], L]) -> L:
     with _lanes_lock:
-        lane = _async_lanes.get(client)
+        lane = table.get(client)
         if lane is None:
-            lane = _async_lanes[client] = AsyncLane(client)
+            lane = table[client] = make(client)
         return lane
 
 
