@@ -142,15 +142,18 @@ def test_a_multi_line_top_level_value_is_refused() -> None:
         scripts.assemble("return T\n", "local T = {\n  1,\n}\n")
 
 
-def test_a_table_holds_the_entries_read_and_a_misspelt_one_stays_an_error() -> None:
-    lua = scripts.constants("return {F.attempts, STATE.active, MAXIMA.max_length}")
-    assert {"attempts", "active", "max_length"} <= set(re.findall(r"(\w+) = ", lua))
-    assert not {"max_attempts", "BUCKETS", "KIND"} & set(re.findall(r"\b(\w+) = ", lua))
-    assert "error('no F.'" in lua  # a name it lacks still raises, not reads nil
-    # A table used other than by TABLE.name (iterated, passed) is generated whole.
-    assert len(re.findall(r"\w+ = '", scripts.constants("for k in pairs(F) do end"))) == len(
-        scripts.names()["F"]
-    )
+def test_a_script_gets_the_tables_its_folded_code_still_names_and_no_others() -> None:
+    # Read as TABLE.name, an entry is folded into the text: no table is built.
+    lua = scripts.fold("return {F.attempts, STATE.active, MAXIMA.max_length}", "t.lua")
+    assert scripts.constants(scripts._words(lua)) == ""
+    # A table used other than by TABLE.name (iterated, passed) is generated whole,
+    # and a name it lacks still raises rather than reading nil.
+    code = scripts.fold("for k in pairs(F) do end return BUCKETS", "t.lua")
+    table = scripts.constants(scripts._words(code))
+    assert len(re.findall(r"\w+ = '", table)) == len(scripts.names()["F"])
+    assert "local BUCKETS = {" in table
+    assert "error('no F.'" in table
+    assert not {"KIND", "MAXIMA", "WAKE_MAX"} & set(re.findall(r"local (\w+) = ", table))
 
 
 @pytest.mark.parametrize("name", scripts.NAMES)

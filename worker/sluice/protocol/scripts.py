@@ -96,15 +96,6 @@ def names() -> dict[str, dict[str, str]]:
     }
 
 
-def _read_entries(table: str, fields: dict[str, str], code: str | None) -> dict[str, str]:
-    """The entries of ``table`` that ``code`` reads (all of them for None, or for any
-    use other than ``TABLE.name``); a misspelt name stays an error, as it is not there."""
-    if code is None or re.search(rf"\b{table}\b(?!\.)", code):
-        return fields
-    read = set(re.findall(rf"\b{table}\.(\w+)", code))
-    return {k: v for k, v in fields.items() if k in read}
-
-
 def _number_tables() -> dict[str, dict[str, str]]:
     """DEFAULTS and MAXIMA: Lua name -> {setting: Lua number literal}."""
     d = JobSettings()
@@ -119,37 +110,16 @@ def _number_tables() -> dict[str, dict[str, str]]:
     }
 
 
-def constants(code: str | None = None, *, words: set[str] | None = None) -> str:
-    """The Lua preamble generated from the Python definitions: what ``code`` reads of it
-    (None: all of it). ``words``, the words of code already folded (see :func:`fold`),
-    is the quick way: a name left in it is a whole value or table the code uses."""
-    if words is not None:
-        return "".join(
-            _lua_table(name, table, quote=quoted) if isinstance(table, dict)
-            else f"local {name} = {table}\n"
-            for name, (table, quoted) in _all_constants().items()
-            if name in words
-        )  # fmt: skip
-    bounds = ", ".join(_lua_number(b) for b in BUCKETS)
-    values = {
-        "BUCKETS": f"{{{bounds}}}",
-        "WAKE_MAX": str(WAKE_MAX),
-        "NOTICE_TTL_MS": str(NOTICE_TTL_MS),
-    }
-    out = [
-        f"local {name} = {value}\n"
-        for name, value in values.items()
-        if code is None or re.search(rf"\b{name}\b", code)
-    ]
-    for name, table in _number_tables().items():
-        entries = _read_entries(name, table, code)
-        if entries:
-            out.append(_lua_table(name, entries, quote=False))
-    for name, table in names().items():
-        entries = _read_entries(name, table, code)
-        if entries:
-            out.append(_lua_table(name, entries))
-    return "".join(out)
+def constants(words: set[str] | None = None) -> str:
+    """The Lua preamble generated from the Python definitions: every value and table
+    (None), or those named in ``words``, the words of a script already folded (see
+    :func:`fold`): a name left in it is a whole value or table the script uses."""
+    return "".join(
+        _lua_table(name, table, quote=quoted) if isinstance(table, dict)
+        else f"local {name} = {table}\n"
+        for name, (table, quoted) in _all_constants().items()
+        if words is None or name in words
+    )  # fmt: skip
 
 
 def _all_constants() -> dict[str, tuple[dict[str, str] | str, bool]]:
@@ -314,5 +284,5 @@ def script(name: str) -> Script:
     uses = _header(own, "uses")
     shared = [_read("_lib")] + [_read(f"_{part}") for part in ("jobs", "enqueue") if part in uses]
     body = fold(assemble(own, "\n".join(shared)), f"{name}.lua")
-    source = "\n".join([constants(words=_words(body)), bindings(keys), body])
+    source = "\n".join([constants(_words(body)), bindings(keys), body])
     return Script(name, source, keys)
