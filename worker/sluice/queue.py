@@ -443,14 +443,9 @@ class Queue(_QueueBase):
 
     def publish_schedules(self, records: Iterable[ScheduleRecord]) -> None:
         """Replace the published schedule definitions (``sluice schedules`` reads them)."""
-        values = {r.name: r.to_json() for r in records}
-        gone = [n for n in self._ids(self.client.hkeys(self.keys.schedinfo)) if n not in values]
+        known = self._ids(self.client.hkeys(self.keys.schedinfo))
         pipe = self.client.pipeline(transaction=False)
-        if values:
-            pipe.hset(self.keys.schedinfo, mapping=values)  # type: ignore[arg-type]
-        if gone:
-            pipe.hdel(self.keys.schedinfo, *gone)
-            pipe.zrem(self.keys.sched, *gone)
+        _publish(pipe, self.keys, records, known)
         pipe.execute()
 
     def schedules(self) -> list[ScheduleRecord]:
@@ -713,15 +708,9 @@ class AsyncQueue(_QueueBase):
 
     async def publish_schedules(self, records: Iterable[ScheduleRecord]) -> None:
         """:meth:`Queue.publish_schedules` on the event loop."""
-        values = {r.name: r.to_json() for r in records}
         known = self._ids(await self.client.hkeys(self.keys.schedinfo))
-        gone = [n for n in known if n not in values]
         pipe = self.client.pipeline(transaction=False)
-        if values:
-            pipe.hset(self.keys.schedinfo, mapping=values)  # type: ignore[arg-type]
-        if gone:
-            pipe.hdel(self.keys.schedinfo, *gone)
-            pipe.zrem(self.keys.sched, *gone)
+        _publish(pipe, self.keys, records, known)
         await pipe.execute()
 
     async def purge(self) -> int:
@@ -733,3 +722,18 @@ class AsyncQueue(_QueueBase):
                 deleted += int(await self.client.delete(*batch))
                 batch = []
         return deleted + (int(await self.client.delete(*batch)) if batch else 0)
+
+
+def _publish(
+    pipe: Any, keys: QueueKeys, records: Iterable[ScheduleRecord], known: list[str]
+) -> None:
+    """Queue on ``pipe`` the writes that replace the published schedules (sync or asyncio
+    pipeline alike: adding commands does no I/O): the new definitions, and the record
+    and definition of every ``known`` schedule no longer among them."""
+    values = {r.name: r.to_json() for r in records}
+    gone = [n for n in known if n not in values]
+    if values:
+        pipe.hset(keys.schedinfo, mapping=values)
+    if gone:
+        pipe.hdel(keys.schedinfo, *gone)
+        pipe.zrem(keys.sched, *gone)
