@@ -17,6 +17,7 @@ from sluice.tasks import Tasks
 
 
 class Sluice(c.SyncPeer):
+    tasks_ref = "sluice_adapter:tasks"  # the worker's SLUICE_TASKS
     bulk = "Queue.enqueue_many (one script call per 500)"
 
     def info(self) -> dict[str, Any]:
@@ -49,7 +50,7 @@ class Sluice(c.SyncPeer):
         os.environ |= {
             "SLUICE_REDIS_URL": c.REDIS_URL,
             "SLUICE_QUEUE": c.QUEUE,
-            "SLUICE_TASKS": "sluice_adapter:tasks",
+            "SLUICE_TASKS": self.tasks_ref,
             "SLUICE_LOG_LEVEL": "WARNING",
         }
         if concurrency:

@@ -7,10 +7,7 @@ of the CPU of its asyncio client (see the worker docs: sync or async?).
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import _common as c
 from sluice_adapter import Sluice
@@ -19,21 +16,12 @@ from sluice.tasks import Tasks
 
 
 class SluiceSync(Sluice):
+    tasks_ref = "sluice_sync_adapter:tasks"
+
     def info(self) -> dict[str, Any]:
         described = super().info()
         described["settings"]["worker class"] = "sluice worker (asyncio), sync handler in threads"
         return described
-
-    def worker(self, concurrency: int | None) -> NoReturn:
-        os.environ |= {
-            "SLUICE_REDIS_URL": c.REDIS_URL,
-            "SLUICE_QUEUE": c.QUEUE,
-            "SLUICE_TASKS": "sluice_sync_adapter:tasks",
-            "SLUICE_LOG_LEVEL": "WARNING",
-        }
-        if concurrency:
-            os.environ["SLUICE_CONCURRENCY"] = str(concurrency)
-        c.exec_argv([str(Path(sys.executable).parent / "sluice"), "worker"])
 
 
 tasks = Tasks()
