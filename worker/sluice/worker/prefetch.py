@@ -5,8 +5,8 @@ it (worker busy, Redis idle). So the worker holds jobs beyond its busy slots,
 so the next claim travels while the current ones run; a slot that frees takes
 the next buffered job at once. How many: about :data:`AHEAD_S` of work, at the
 recent mean service time and the worker's slots (``AHEAD_S * slots / mean``),
-at most ``limit``: with 10 slots, 50 jobs of 1-10 ms, 5 of 100 ms, none of
-0.5 s or more. A buffered job waits about ``AHEAD_S`` at most, and a long job
+at most ``limit``: with 10 slots, 100 jobs of up to 5 ms, 50 of 10 ms, 5 of
+100 ms, none of 0.5 s or more. A buffered job waits about ``AHEAD_S`` at most, and a long job
 never sits in one worker's buffer while another worker idles.
 
 The amount changes smoothly with the service time. It used to be all (below
