@@ -8,8 +8,10 @@ CPU time (``time.process_time``: user + system, every thread) over the drain,
 divided by N: claim, start, outcome, finish and the client side of every Redis
 call, and the handler's own empty call (a few hundred ns). CPU time, unlike
 jobs per second, hardly moves with the machine's other load; Redis's own time
-is not in it. ``--profile`` runs one more drain under cProfile and prints where
-the time goes (the profiler roughly doubles it).
+is not in it. Beside it, the drain rate: N over the wall time from the worker's
+start to the N-th job's end (a wall-clock figure, so it does move with the load).
+``--profile`` runs one more drain under cProfile and prints where the time goes
+(the profiler roughly doubles it).
 """
 
 from __future__ import annotations
@@ -35,12 +37,13 @@ QUEUE = "bench-cpu"
 TARGET_US = 20.0
 
 
-def _tasks(sync: bool, n: int, stop: list[Worker]) -> Tasks:
+def _tasks(sync: bool, n: int, stop: list[Worker], ended: list[float]) -> Tasks:
     tasks, done = Tasks(), [0]
 
     def count() -> None:
         done[0] += 1
         if done[0] == n:
+            ended.append(time.perf_counter())
             stop[0].request_stop()
 
     if sync:
@@ -58,19 +61,23 @@ def _tasks(sync: bool, n: int, stop: list[Worker]) -> Tasks:
     return tasks
 
 
-def drain_cpu(url: str, n: int, *, sync: bool, concurrency: int, profile: bool = False) -> float:
-    """CPU seconds this process spent draining ``n`` no-op jobs (with ``profile``: profiled)."""
+def drain_cpu(
+    url: str, n: int, *, sync: bool, concurrency: int, profile: bool = False
+) -> tuple[float, float]:
+    """CPU seconds this process spent draining ``n`` no-op jobs (with ``profile``: profiled),
+    and the wall seconds from the worker's start to the last job's end."""
     client = redis.Redis.from_url(url)
     queue = Queue(QUEUE, client)
     queue.purge()
     queue.enqueue_many(("noop", {"i": i}) for i in range(n))
     holder: list[Worker] = []
+    ended: list[float] = []
     settings = WorkerSettings(queue=QUEUE, redis_url=url, concurrency=concurrency)
-    worker = Worker(settings, _tasks(sync, n, holder))
+    worker = Worker(settings, _tasks(sync, n, holder, ended))
     holder.append(worker)
     # CPU time, not wall time: on a busy machine waiting for a core is not the worker's cost.
     profiler = cProfile.Profile(time.process_time) if profile else None
-    started = time.process_time()
+    started, wall = time.process_time(), time.perf_counter()
     if profiler:
         profiler.enable()
     asyncio.run(worker.run())
@@ -83,11 +90,11 @@ def drain_cpu(url: str, n: int, *, sync: bool, concurrency: int, profile: bool =
     client.close()
     if done != n:
         raise RuntimeError(f"{done} of {n} jobs completed")
-    return spent
+    return spent, ended[0] - wall
 
 
-def _fmt(xs: list[float]) -> str:
-    return f"{statistics.median(xs):.1f} µs ({min(xs):.1f}-{max(xs):.1f})"
+def _fmt(xs: list[float], spec: str = ".1f", unit: str = "µs") -> str:
+    return f"{statistics.median(xs):{spec}} {unit} ({min(xs):{spec}}-{max(xs):{spec}})"
 
 
 def main(argv: Any = None) -> None:
@@ -99,19 +106,25 @@ def main(argv: Any = None) -> None:
     parser.add_argument("--profile", action="store_true", help="then one run under cProfile")
     args = parser.parse_args(argv)
     per_job: dict[str, list[float]] = {"async": [], "sync": []}
+    rates: dict[str, list[float]] = {"async": [], "sync": []}
     with redis_url(args.redis_url) as url:
         drain_cpu(url, 1000, sync=False, concurrency=args.concurrency)  # warm caches
         for _ in range(args.runs):  # interleaved, so a change in the machine hits both
             for kind, figures in per_job.items():
-                cpu = drain_cpu(url, args.n, sync=kind == "sync", concurrency=args.concurrency)
+                cpu, wall = drain_cpu(
+                    url, args.n, sync=kind == "sync", concurrency=args.concurrency
+                )
                 figures.append(cpu / args.n * 1e6)
+                rates[kind].append(args.n / wall)
         if args.profile:
             drain_cpu(url, args.n, sync=False, concurrency=args.concurrency, profile=True)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"N = {args.n:,}, {args.runs} runs, concurrency {args.concurrency}; load {load}")
     goal = f"(goal <= {TARGET_US:g})"
-    print(f"worker CPU per job, async no-op handler: {_fmt(per_job['async'])}  {goal}")
-    print(f"worker CPU per job, sync no-op handler:  {_fmt(per_job['sync'])}")
+    for kind in ("async", "sync"):
+        figure, rate = _fmt(per_job[kind]), _fmt(rates[kind], ",.0f", "jobs/s")
+        print(f"{kind:>5} no-op handler: worker CPU per job {figure}; drain {rate}", end="")
+        print(f"  {goal}" if kind == "async" else "")
 
 
 if __name__ == "__main__":

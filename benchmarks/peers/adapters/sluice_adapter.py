@@ -26,7 +26,7 @@ class Sluice(c.SyncPeer):
             "settings": {
                 "worker class": "sluice worker (asyncio), async handler",
                 "concurrency": f"--concurrency {_default_concurrency()} (default)",
-                "prefetch": "about 50 ms of work ahead (at most 50 jobs), claimed when half used",
+                "prefetch": "about 50 ms of work ahead (at most 100 jobs), claimed when half used",
                 "poll delay": "blocking wake-up list, no polling",
                 "delivery": f"at-least-once: leases of {JobSettings().lease_s:g} s (default) "
                 "with fencing tokens",
