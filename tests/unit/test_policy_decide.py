@@ -179,7 +179,8 @@ def test_from_zero_the_first_job_activates() -> None:
             {"minReplicas": 0, "maxReplicas": 0}, 0, "max", id="max-zero-wins-over-backlog"
         ),
         pytest.param({"minReplicas": 0, "maxReplicas": 3}, 3, "max", id="max"),
-        pytest.param({"minReplicas": 60, "maxReplicas": 80}, 60, "min", id="min"),
+        # 400 jobs in 5 s, 80/s over a 30 s start-up: a cold start of 280 replicas.
+        pytest.param({"minReplicas": 300, "maxReplicas": 400}, 300, "min", id="min"),
     ],
 )
 def test_bounds_win(bounds: dict[str, int], expected: int, limited: str) -> None:

@@ -229,3 +229,17 @@ def test_faster_jobs_are_read_without_the_busy_seconds_of_the_slow_ones() -> Non
         samples = remember(samples, at(t))
     rates = measure(at(360), samples[-1], samples, 8.0)
     assert rates.service_time_s == pytest.approx(2.0, rel=0.05)
+
+
+def test_no_capacity_reading_before_a_service_time_is_held() -> None:
+    # 10 replicas just came up and took 40 jobs of ~8 s at once; 5 s later the few short
+    # ones have finished. Busy slot-seconds over those completions (200 / 6 = 33 s) read
+    # jobs that all just started, not their length: the first estimate is the finished
+    # jobs' mean (the running term bounds long jobs before any finishes).
+    older = snap(0.0, enqueued=200, completed=0, backlog=160, in_flight=40, workers=10)
+    now = snap(5.0, enqueued=230, completed=5, backlog=185, in_flight=40, workers=10,
+               service_s=4.0)  # fmt: skip
+    assert capacity((older,), now) is not None
+    assert measure(now, older, (older,), None).service_time_s == pytest.approx(4.0, rel=0.01)
+    # With an estimate held, the same shortfall raises it, as before.
+    assert measure(now, older, (older,), 4.0).service_time_s == pytest.approx(200 / 6, rel=0.01)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from policy_snapshots import T0, obs, snap, spec
 
@@ -247,3 +249,23 @@ def test_only_the_reading_just_before_is_compared() -> None:
     for r in (at(485, 7, 8.75, 175), at(575, 8, 7.8, 156), at(740, 11, 8.25, 165)):
         guard = update(guard, r, now=r.taken_at, retry_s=RETRY, service_s=4.0)
     assert guard.ceiling is None
+
+
+def test_a_step_down_that_lost_throughput_past_the_knee_tries_halfway() -> None:
+    # 12 -> 8 replicas lost completions, but the jobs at 12 ran 1.5x slower than at 8:
+    # 12 is past the knee too, so the knee lies between them and 10 is tried next.
+    upper = Reading(150, 12, 12.0, 240, 20.0, median_s=3.0)
+    guard = Guard((upper,), ceiling=8, down_from=12, until=10_000, down_at=200, reason="trying")
+    lost = Reading(260, 8, 9.0, 180, 20.0, median_s=2.0)
+    half = update(guard, lost, now=260, retry_s=RETRY, service_s=2.0)
+    assert (half.ceiling, half.down_from, half.down_at) == (10, 12, 260)
+    assert "trying 10" in half.reason
+    # Jobs as fast at 12 as at 8: 12 is the knee itself, and held.
+    knee = replace(upper, median_s=2.1)
+    at_knee = update(replace(guard, readings=(knee,)), lost, now=260, retry_s=RETRY,
+                     service_s=2.0)  # fmt: skip
+    assert (at_knee.ceiling, at_knee.down_from) == (12, None)
+    # One apart: nothing between them, the upper one is held.
+    close = replace(guard, ceiling=11)
+    lost11 = replace(lost, ready=11)
+    assert update(close, lost11, now=260, retry_s=RETRY, service_s=2.0).ceiling == 12

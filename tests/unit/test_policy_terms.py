@@ -156,3 +156,17 @@ def test_demand_terms_pass_the_start_up_to_the_running_term() -> None:
     terms = demand_terms(spec(), stats, Rates(0.3, None, 60), obs(stats), running_s=5,
                          startup_s=20)  # fmt: skip
     assert next(t for t in terms if t.name == "running").replicas == 3
+
+
+def test_cold_start_sizes_for_the_backlog_the_new_replicas_will_find() -> None:
+    # 34 jobs waited after the first poll at 6.8 jobs/s: a replica asked for now starts
+    # 20 s later, when 34 + 136 wait (nothing runs yet to drain them).
+    stats = snap(0, backlog=34)
+    term = cold_start(spec(coldStartBacklogPerReplica=10), stats, 0, 0, arriving=6.8 * 20)
+    assert term.replicas == 17
+    assert "+136 arriving" in term.reason
+    assert cold_start(spec(coldStartBacklogPerReplica=10), stats, 0, 0).replicas == 4
+    # Through demand_terms, with the start-up the policy measured:
+    terms = demand_terms(spec(coldStartBacklogPerReplica=10), stats, Rates(6.8, None, 5),
+                         obs(stats, replicas=0), startup_s=20.0)  # fmt: skip
+    assert next(t for t in terms if t.name == "cold_start").replicas == 17

@@ -42,6 +42,10 @@ estimate predicts beyond a Poisson count's noise (``NOISE_Z``), the jobs in
 flight are running longer than it says -- the dependency slowed down, and the
 jobs that show it have not finished yet -- and that reading wins. It only
 ever raises the estimate: jobs that got faster show in the histogram at once.
+It needs an estimate held first: when the first replicas have just taken their
+jobs all at once, few finish in the first poll whatever their length, and the
+reading would take that for jobs many times longer (the running term already
+bounds long jobs before any finishes).
 """
 
 from __future__ import annotations
@@ -323,7 +327,7 @@ def service_time(
             busy = min(busy, busy_s[1])
     if busy is not None and busy > LITTLE_OVER * measured:
         measured = busy  # long jobs are running that the finished ones do not show
-    if full is not None:
+    if full is not None and remembered is not None:  # see the module's docstring
         # The spread of the latest jobs: the whole window's mixes the old regime with the new.
         spread2 = dispersion(recent if recent.count >= MIN_ARRIVALS else kept)
         if full.slower_than(remembered or measured, spread2):

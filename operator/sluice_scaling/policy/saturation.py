@@ -26,9 +26,12 @@ decision's reason and the ``Saturated`` condition, and after
 *below* the ceiling every few reading spans: when fewer replicas complete
 within :data:`MAX_LOSS` as many jobs as the best reading, the ceiling follows
 them down, so the count settles near the bottleneck's capacity instead of
-wherever the runaway was caught. Once a step down found that fewer replicas
-ran their jobs no faster (the median), the ceiling is at the knee, and no
-further step down is tried: each would only lose throughput while measured.
+wherever the runaway was caught. A step down that lost throughput while the
+jobs at the count above it ran slower than at the trial count (both past the
+knee, then) is halved rather than undone: the next trial is halfway between.
+Once a step down found that fewer replicas ran their jobs no faster (the
+median), the ceiling is at the knee, and no further step down is tried: each
+would only lose throughput while measured.
 A probe's gain must also lie beyond the counts' noise.
 
 A runaway passes through replica counts too fast for readings. So until a
@@ -280,9 +283,35 @@ def _trial(guard: Guard, now: float, span: float, retry_s: float) -> Guard:
     if guard.suspected:  # fewer replicas did complete fewer jobs: not saturated after all
         return replace(guard, ceiling=None, down_from=None, down_at=now + retry_s,
                        suspected=False, reason="")  # fmt: skip
+    between = _halfway(guard, trial, base)
+    if between is not None and guard.ceiling is not None:
+        reason = (
+            f"saturated: {guard.ceiling} replicas complete fewer jobs than {guard.down_from}; "
+            f"trying {between}"
+        )
+        return replace(guard, ceiling=between, down_at=now, reason=reason)
     reason = f"saturated: fewer than {guard.down_from} replicas complete fewer jobs; holding it"
     return replace(guard, ceiling=guard.down_from, down_from=None, down_at=guard.until,
                    reason=reason)  # fmt: skip
+
+
+def _halfway(guard: Guard, trial: Reading | None, upper: Reading | None) -> int | None:
+    """The count halfway down a step that lost throughput, if the knee may lie there.
+
+    The step lost completions, so the knee is at or above the trial count; if the jobs
+    at the upper count also ran slower (the median, beyond :data:`MAX_LOSS`), the upper
+    count is past the knee too, and the knee lies between them: try halfway instead of
+    holding the upper count until the next retry, a bisection measured like the first
+    step. Jobs as fast at the upper count as at the trial say it is the knee itself.
+    """
+    if guard.ceiling is None or guard.down_from is None or trial is None or upper is None:
+        return None
+    if not trial.median_s or not upper.median_s:
+        return None
+    if upper.median_s <= trial.median_s * (1 + MAX_LOSS):
+        return None
+    between = (guard.ceiling + guard.down_from) // 2
+    return between if guard.ceiling < between < guard.down_from else None
 
 
 def _full_speed(guard: Guard) -> bool:

@@ -14,7 +14,10 @@ time ``S``, a replica serves ``mu = c / S`` jobs/s:
   ready, so the model underestimates: grow ready replicas by ``age / T``;
 - cold_start: before any job finished ``S`` is unknown, so size by backlog
   per replica (``coldStartBacklogPerReplica``), one step at a time: while
-  requested replicas are still starting, wait to see what they achieve.
+  requested replicas are still starting, wait to see what they achieve. The
+  backlog counted is the one the replicas will find when they start: what
+  waits now plus the arrivals over the start-up (nothing runs yet to drain
+  it), not the few jobs of the first poll.
 - running: still before any job finished, jobs that have been running for
   ``r`` seconds show ``S >= r``. Replicas asked for now take jobs only after
   the start-up ``d``, and if none has finished by then, ``S >= r + d``: that
@@ -90,9 +93,10 @@ def demand_terms(
     terms += [soon] if soon is not None else []
     service_s = rates.service_time_s
     if service_s is None:
-        terms.append(cold_start(spec, stats, obs.replicas, obs.ready_replicas))
+        lam = rates.arrival_rate or 0.0
+        terms.append(cold_start(spec, stats, obs.replicas, obs.ready_replicas,
+                                arriving=lam * startup_s))  # fmt: skip
         if running_s:
-            lam = rates.arrival_rate or 0.0
             terms.append(running(spec, stats, lam, running_s, obs, startup_s=startup_s))
         return terms
     slots = max(1, obs.concurrency)
@@ -110,14 +114,27 @@ def in_flight(stats: QueueStats, concurrency: int) -> Term:
     return Term("in_flight", n, f"{stats.in_flight} jobs running need {n} replicas")
 
 
-def cold_start(spec: ScalingSpec, stats: QueueStats, replicas: int, ready: int) -> Term:
+def cold_start(
+    spec: ScalingSpec, stats: QueueStats, replicas: int, ready: int, *, arriving: float = 0.0
+) -> Term:
+    """Backlog per replica, for the backlog a replica asked for now will find.
+
+    ``arriving``: the jobs expected over the start-up (arrival rate x start-up).
+    Before any job finished, what waits when new replicas start is what waits now
+    plus those: sized on the first poll's few jobs, a queue of long jobs is still
+    short when the replicas come up, and the next step is a start-up later.
+    """
     per = spec.cold_start_backlog_per_replica
-    n = ceil(stats.backlog / per)
+    expected = stats.backlog + max(0.0, arriving)
+    n = ceil(expected / per)
     if ready < replicas < n:
         reason = f"service time unknown: waiting for {replicas - ready} starting replicas"
         return Term("cold_start", replicas, reason)
+    ahead = f" (+{arriving:.0f} arriving over the start-up)" if arriving >= 0.5 else ""
     return Term(
-        "cold_start", n, f"service time unknown: backlog {stats.backlog} at {per} per replica"
+        "cold_start",
+        n,
+        f"service time unknown: backlog {stats.backlog}{ahead} at {per} per replica",
     )
 
 
