@@ -14,6 +14,7 @@ from sluice_scaling.policy.rates import (
     Busy,
     capacity,
     dispersion,
+    little,
     measure,
     remember,
 )
@@ -243,3 +244,32 @@ def test_no_capacity_reading_before_a_service_time_is_held() -> None:
     assert measure(now, older, (older,), None).service_time_s == pytest.approx(4.0, rel=0.01)
     # With an estimate held, the same shortfall raises it, as before.
     assert measure(now, older, (older,), 4.0).service_time_s == pytest.approx(200 / 6, rel=0.01)
+
+
+def test_slots_full_of_a_heavy_tail_are_no_slow_down() -> None:
+    # 5 jobs/s, 10 % of them 60 s: in the first minute only the 0.5 s jobs finish while
+    # the long ones pile up in the 40 slots, until every slot holds one and work waits.
+    # Little's law (busy slot-seconds over jobs run) already reads the long jobs in
+    # flight; the full slots then finishing next to nothing are those same long jobs,
+    # not jobs that got slower, so the capacity reading (200 slot-seconds over 3 jobs)
+    # does not take the estimate to 67 s.
+    samples: tuple[QueueStats, ...] = ()
+    for k in range(12):
+        t = 5.0 * k
+        samples = remember(samples, snap(t, enqueued=round(5 * t), completed=round(4.5 * t),
+                                         in_flight=min(40, round(0.5 * t) + 10), workers=10,
+                                         service_s=0.5))  # fmt: skip
+    done = samples[-1].counters.completed
+    for k, t in enumerate((60.0, 65.0)):
+        samples = remember(samples, snap(t, enqueued=round(5 * t), completed=done + 2 * k,
+                                         backlog=20 + 25 * k, in_flight=40, workers=10,
+                                         service_s=0.5))  # fmt: skip
+    now = snap(70.0, enqueued=350, completed=done + 4, backlog=70, in_flight=40, workers=10,
+               service_s=0.5)  # fmt: skip
+    assert capacity(samples, now) is not None
+    busy = little(now, samples)
+    assert busy is not None
+    assert busy > 1.5 * 0.5
+    got = measure(now, samples[-1], samples, 3.5).service_time_s
+    assert got is not None
+    assert got < 15.0

@@ -166,6 +166,9 @@ def test_cold_start_sizes_for_the_backlog_the_new_replicas_will_find() -> None:
     assert term.replicas == 17
     assert "+136 arriving" in term.reason
     assert cold_start(spec(coldStartBacklogPerReplica=10), stats, 0, 0).replicas == 4
+    # Once replicas are ready they drain it at a rate still unknown: the backlog as it is.
+    more = snap(0, backlog=100)
+    assert cold_start(spec(coldStartBacklogPerReplica=10), more, 4, 4, arriving=136).replicas == 10
     # Through demand_terms, with the start-up the policy measured:
     terms = demand_terms(spec(coldStartBacklogPerReplica=10), stats, Rates(6.8, None, 5),
                          obs(stats, replicas=0), startup_s=20.0)  # fmt: skip

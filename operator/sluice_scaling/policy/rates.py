@@ -45,7 +45,11 @@ ever raises the estimate: jobs that got faster show in the histogram at once.
 It needs an estimate held first: when the first replicas have just taken their
 jobs all at once, few finish in the first poll whatever their length, and the
 reading would take that for jobs many times longer (the running term already
-bounds long jobs before any finishes).
+bounds long jobs before any finishes). Nor does it count while Little's law
+lies above the finished jobs' mean (long jobs in flight that none of the
+finished ones shows): slots full of a heavy tail's long jobs, finishing next
+to nothing, are what Little's law already reads, not jobs that got slower,
+and the finished jobs' spread, which sets the reading's noise, lacks the tail.
 """
 
 from __future__ import annotations
@@ -325,9 +329,10 @@ def service_time(
         if short < mean and busy_s[1] is not None and busy is not None:
             # Faster jobs now: busy slot-seconds from before the move hold the old regime.
             busy = min(busy, busy_s[1])
-    if busy is not None and busy > LITTLE_OVER * measured:
+    tail_running = busy is not None and busy > LITTLE_OVER * measured
+    if tail_running:
         measured = busy  # long jobs are running that the finished ones do not show
-    if full is not None and remembered is not None:  # see the module's docstring
+    if full is not None and remembered is not None and not tail_running:  # see the docstring
         # The spread of the latest jobs: the whole window's mixes the old regime with the new.
         spread2 = dispersion(recent if recent.count >= MIN_ARRIVALS else kept)
         if full.slower_than(remembered or measured, spread2):

@@ -16,8 +16,8 @@ time ``S``, a replica serves ``mu = c / S`` jobs/s:
   per replica (``coldStartBacklogPerReplica``), one step at a time: while
   requested replicas are still starting, wait to see what they achieve. The
   backlog counted is the one the replicas will find when they start: what
-  waits now plus the arrivals over the start-up (nothing runs yet to drain
-  it), not the few jobs of the first poll.
+  waits now plus the arrivals over the start-up while no replica is ready to
+  drain it, not the few jobs of the first poll.
 - running: still before any job finished, jobs that have been running for
   ``r`` seconds show ``S >= r``. Replicas asked for now take jobs only after
   the start-up ``d``, and if none has finished by then, ``S >= r + d``: that
@@ -120,12 +120,15 @@ def cold_start(
     """Backlog per replica, for the backlog a replica asked for now will find.
 
     ``arriving``: the jobs expected over the start-up (arrival rate x start-up).
-    Before any job finished, what waits when new replicas start is what waits now
-    plus those: sized on the first poll's few jobs, a queue of long jobs is still
-    short when the replicas come up, and the next step is a start-up later.
+    While no replica is ready, nothing drains the queue, so what waits when new
+    replicas start is what waits now plus those: sized on the first poll's few
+    jobs, a queue of long jobs is still short when the replicas come up, and the
+    next step is a start-up later. Once replicas are ready they drain it at a rate
+    still unknown, and the backlog is counted as it is.
     """
     per = spec.cold_start_backlog_per_replica
-    expected = stats.backlog + max(0.0, arriving)
+    arriving = max(0.0, arriving) if ready == 0 else 0.0
+    expected = stats.backlog + arriving
     n = ceil(expected / per)
     if ready < replicas < n:
         reason = f"service time unknown: waiting for {replicas - ready} starting replicas"
