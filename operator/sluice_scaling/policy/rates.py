@@ -329,9 +329,9 @@ def service_time(
         if short < mean and busy_s[1] is not None and busy is not None:
             # Faster jobs now: busy slot-seconds from before the move hold the old regime.
             busy = min(busy, busy_s[1])
-    tail_running = busy is not None and busy > LITTLE_OVER * measured
-    if tail_running:
-        measured = busy  # long jobs are running that the finished ones do not show
+    tail_running = False
+    if busy is not None and busy > LITTLE_OVER * measured:
+        measured, tail_running = busy, True  # long jobs run that the finished ones do not show
     if full is not None and remembered is not None and not tail_running:  # see the docstring
         # The spread of the latest jobs: the whole window's mixes the old regime with the new.
         spread2 = dispersion(recent if recent.count >= MIN_ARRIVALS else kept)
