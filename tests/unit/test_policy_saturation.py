@@ -269,3 +269,30 @@ def test_a_step_down_that_lost_throughput_past_the_knee_tries_halfway() -> None:
     close = replace(guard, ceiling=11)
     lost11 = replace(lost, ready=11)
     assert update(close, lost11, now=260, retry_s=RETRY, service_s=2.0).ceiling == 12
+
+
+def test_a_probe_under_half_its_gain_ends_at_its_first_reading() -> None:
+    # 20 s readings: 6 replicas did 12 jobs/s (240 jobs); the probe at 8 would do 16 if
+    # the bottleneck had moved. One reading proves neither no gain nor a lift beyond the
+    # counts' noise, so waiting for proof kept the probe's replicas until the next retry.
+    base = Reading(450, 6, 12.0, 240, 20.0)
+    guard = Guard((base,), ceiling=6, until=460, down_at=10_000, reason="held")
+    probing = update(guard, None, now=460, retry_s=RETRY, service_s=2.0)
+    assert (probing.ceiling, probing.probing) == (8, True)
+    short = update(probing, Reading(530, 8, 13.0, 260, 20.0), now=530, retry_s=RETRY,
+                   service_s=2.0)  # fmt: skip
+    assert (short.ceiling, short.probing, short.down_at) == (6, False, 530 + RETRY)
+    assert "8 replicas completed 13 jobs/s, no more than 6 did" in short.reason
+    # Above half its gain (14 jobs/s), though not a lift beyond noise: it goes on.
+    going = update(probing, Reading(530, 8, 14.5, 290, 20.0), now=530, retry_s=RETRY,
+                   service_s=2.0)  # fmt: skip
+    assert (going.ceiling, going.probing) == (8, True)
+
+
+def test_the_retry_waits_for_a_step_down_being_measured() -> None:
+    # The retry time came while 4 replicas were being tried below the ceiling of 6:
+    # a probe from 4 would take the trial's count for the ceiling.
+    trial = Guard((at(400, 6, 12.0),), ceiling=4, down_from=6, until=460, down_at=450,
+                  reason="trying 4")  # fmt: skip
+    later = update(trial, None, now=470, retry_s=RETRY, service_s=2.0, ready=4)
+    assert (later.ceiling, later.down_from, later.probing) == (4, 6, False)

@@ -22,7 +22,11 @@ at the fewest replicas that, at the smaller reading's per-replica rate, give
 the better reading's rate (never below the smaller count), says so in the
 decision's reason and the ``Saturated`` condition, and after
 ``saturation.retrySeconds`` lets a small step above the ceiling try again
-(:data:`PROBE`); a gain there lifts it. While saturated it also tries a step
+(:data:`PROBE`); a gain there lifts it. A probe whose first reading brings
+under half its proportional gain (:data:`KEEP_GAIN`) ends there: one reading
+proves neither a lift nor no gain beyond the counts' noise, and waiting for
+proof kept its replicas until the next retry. A retry waits for the verdict of
+a step down being measured. While saturated it also tries a step
 *below* the ceiling every few reading spans: when fewer replicas complete
 within :data:`MAX_LOSS` as many jobs as the best reading, the ceiling follows
 them down, so the count settles near the bottleneck's capacity instead of
@@ -77,6 +81,7 @@ MIN_MORE = 1.2  # readings compared are at least 20 % apart in ready replicas
 MIN_GAIN = 0.3  # share of the proportional gain in completions the extra replicas must bring
 LIFT_GAIN = 0.6  # a probe above the ceiling lifts it only with this share (beyond noise)
 PROBE = 0.25  # a retry may add this share of the ceiling (at least one replica)
+KEEP_GAIN = 0.5  # a probe whose reading brings less than this share of its gain ends
 MEASURE_TIMEOUTS = 3.0  # reading spans a step down waits for its reading, at most
 MAX_LOSS = 0.1  # fewer replicas that keep completions within 10 % (and noise) take over
 SETTLE_SPANS = 1.0  # reading spans between steps down
@@ -203,8 +208,8 @@ def update(
 
 def _retry(guard: Guard, now: float, retry_s: float) -> Guard:
     """A probe above the ceiling once ``retrySeconds`` passed; back down if it found nothing."""
-    if guard.ceiling is None or now < guard.until:
-        return guard
+    if guard.ceiling is None or now < guard.until or guard.down_from is not None:
+        return guard  # (a step down being measured gets its verdict first)
     if guard.probing:  # no verdict (no reading could be taken): the ceiling stands
         reason = f"saturated: no reading above {guard.probe_from}; holding at most it"
         return replace(guard, ceiling=guard.probe_from, until=now + retry_s, probing=False,
@@ -231,9 +236,19 @@ def _judge(guard: Guard, new: Reading, now: float, retry_s: float) -> Guard:
         return replace(guard, ceiling=cap, until=now + retry_s, probing=False, reason=reason,
                        down_from=None, down_at=now + (retry_s if again else READING_S),
                        suspected=False)  # fmt: skip
-    if guard.probing and new.ready > guard.probe_from and _gained(guard, new):
-        # The probe above the ceiling added throughput: the bottleneck moved.
-        return replace(guard, ceiling=None, probing=False, reason="", down_from=None)
+    if guard.probing and new.ready > guard.probe_from:
+        if _gained(guard, new):
+            # The probe above the ceiling added throughput: the bottleneck moved.
+            return replace(guard, ceiling=None, probing=False, reason="", down_from=None)
+        if _fell_short(guard, new):
+            # Measured, and under half the gain: its replicas leave now, not at the next retry.
+            reason = (
+                f"saturated: {new.ready} replicas completed {new.rate:.3g} jobs/s, no more "
+                f"than {guard.probe_from} did; holding at most {guard.probe_from}"
+            )
+            # Below the ceiling was tried already: no step down before the next retry.
+            return replace(guard, ceiling=guard.probe_from, until=now + retry_s,
+                           probing=False, reason=reason, down_at=now + retry_s)  # fmt: skip
     return guard
 
 
@@ -389,6 +404,19 @@ def _gained(guard: Guard, new: Reading) -> bool:
         return False
     wanted = new.rate >= base.rate * (1 + LIFT_GAIN * (new.ready / base.ready - 1))
     return wanted and new.rate - base.rate > NOISE_Z * _deviation(base, new)
+
+
+def _fell_short(guard: Guard, new: Reading) -> bool:
+    """The probe's reading brought under :data:`KEEP_GAIN` of its proportional gain.
+
+    Halfway between no gain and a proportional one, without a noise allowance: one
+    reading cannot prove either, and staying until the next retry for want of proof
+    costs the probe's replicas all that time. A gain above the line keeps probing.
+    """
+    base = next((r for r in guard.readings if r.ready == guard.probe_from), None)
+    if base is None:
+        return False
+    return new.rate < base.rate * (1 + KEEP_GAIN * (new.ready / base.ready - 1))
 
 
 def _deviation(a: Reading, b: Reading) -> float:
