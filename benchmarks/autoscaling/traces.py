@@ -236,6 +236,12 @@ TRACES: tuple[Trace, ...] = (
           quiet_after(steady(4), 900), lognormal(15.0, 0.5), constant=((180, 900),)),
     Trace("speed-up", "6 jobs/s; service time 8 s -> 2 s at minute 5", 1200, steady(6),
           shift(lognormal(8.0, 0.6), SHORT, 300), constant=((120, 300), (420, 1200))),
+    # Added after this round's policy changes and run once as they came: a step down,
+    # and exponential service times (no log-normal body, a memoryless tail).
+    Trace("step-down", "20 -> 4 jobs/s at minute 10, then quiet at minute 20", 1500,
+          quiet_after(step(20, 4, 600), 1200), SHORT, constant=((120, 600), (720, 1200))),
+    Trace("exponential", "8 jobs/s of exponentially distributed jobs (mean 4 s)", 1200,
+          steady(8), lambda rng, t: rng.expovariate(0.25), constant=((120, 1200),)),
 )  # fmt: skip
 
 
