@@ -273,3 +273,26 @@ def test_slots_full_of_a_heavy_tail_are_no_slow_down() -> None:
     got = measure(now, samples[-1], samples, 3.5).service_time_s
     assert got is not None
     assert got < 15.0
+
+
+def test_a_held_rate_whose_later_half_fell_beyond_noise_follows_it() -> None:
+    # 24 jobs/s falling to 18 over two minutes: the mean since adoption (21/s) is the
+    # rate of a minute ago; the later minute's 19.5/s lies 3.6 deviations below the
+    # earlier minute's 22.5/s, so the held rate follows the later minute.
+    def falling(t: float) -> QueueStats:
+        n = round(24 * t - 0.025 * t * t)
+        return snap(t, enqueued=n, completed=n)
+
+    samples: tuple[QueueStats, ...] = ()
+    for t in range(0, 120, 5):
+        samples = remember(samples, falling(t))
+    now = falling(120)
+    rates = measure(now, samples[-1], samples, 2.0, held_rate=21.1, held_since=T0)
+    assert rates.arrival_rate == pytest.approx(19.5, rel=0.01)
+    assert rates.rate_since == T0 + 60
+    # A steady load's halves lie within their noise: the held rate stays, refined.
+    steady = history(20.0, 115.0)
+    held = measure(snap(120.0, enqueued=2400, completed=2400), steady[-1], steady, 2.0,
+                   held_rate=20.0, held_since=T0)  # fmt: skip
+    assert held.arrival_rate == pytest.approx(20.0)
+    assert held.rate_since == T0

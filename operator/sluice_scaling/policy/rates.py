@@ -112,7 +112,11 @@ def measure(
     adopted = _sample_at(samples, recent)
     since = stats.since(adopted) if adopted is not None and adopted is not last else None
     rate, kept = hold_rate(rate, held_rate, since, moved=moved)
-    if kept:
+    falling = _falling(stats, samples, adopted) if kept else None
+    rate_since: float | None
+    if falling is not None:
+        rate, rate_since = falling  # re-adopted: held from the later half on
+    elif kept:
         rate_since = held_since
     else:  # newly adopted: held from the start of the window it was read over
         rate_since = last.taken_at if moved and last is not None else start.taken_at
@@ -122,6 +126,27 @@ def measure(
         window_s=long.seconds,
         rate_since=rate_since,
     )
+
+
+def _falling(
+    stats: QueueStats, samples: tuple[QueueStats, ...], adopted: QueueStats | None
+) -> tuple[float, float] | None:
+    """The later half's rate and its start, when the held span's later half fell beyond noise.
+
+    The held rate is the mean since adoption, the rate of half that span ago: on a
+    falling load it keeps replicas nothing needs, and nothing else takes them back
+    (on a rising one, the backlog and age terms catch up for the jobs it leaves waiting).
+    """
+    if adopted is None:
+        return None
+    mid = _sample_at(samples, (adopted.taken_at + stats.taken_at) / 2)
+    if mid is None or mid is adopted or not adopted.taken_at < mid.taken_at < stats.taken_at:
+        return None
+    early, late = mid.since(adopted), stats.since(mid)
+    r1, r2 = early.enqueued / early.seconds, late.enqueued / late.seconds
+    noise = math.sqrt(max(early.enqueued, 1) / early.seconds**2
+                      + max(late.enqueued, 1) / late.seconds**2)  # fmt: skip
+    return (r2, mid.taken_at) if r1 - r2 > HOLD_Z * noise else None
 
 
 def _sample_at(samples: tuple[QueueStats, ...], t: float | None) -> QueueStats | None:
