@@ -17,9 +17,13 @@ Both estimates have hysteresis. The held rate is the mean since it was last
 adopted (up to :data:`HOLD_WINDOW_S` back), so on a constant load it grows
 more precise, and on a slow ramp it lags by half that window at most; a new
 rate is adopted when a poll moved beyond noise or when the count since
-adoption leaves the held rate's noise (``HOLD_Z`` deviations). The service
-time moves only beyond ``SERVICE_BAND`` and ``SERVICE_Z`` standard errors of
-the measured mean. The standard error comes
+adoption leaves the held rate's noise (``HOLD_Z`` deviations). On a falling
+load that lag keeps replicas nothing needs and nothing else takes back (on a
+rising one the backlog and age terms catch up for the jobs it leaves
+waiting), so when the held span's later half fell below its earlier half by
+``HOLD_Z`` deviations of the two counts, the later half's rate is adopted
+(:func:`_falling`). The service time moves only beyond ``SERVICE_BAND`` and
+``SERVICE_Z`` standard errors of the measured mean. The standard error comes
 from the histogram's own spread, so a heavy tail (a few 60 s jobs among 0.5 s
 ones) widens the band by itself, and a constant load keeps one replica count
 instead of wandering with every long job that happens to finish. The mean is
