@@ -12,7 +12,9 @@
 - :class:`OracleController` knows every future job: it asks, a start-up time
   ahead, for just the slots the coming latency target's worth of jobs fills
   on average (plus what waits now), i.e. full utilisation, and removes only
-  idle pods. It is the floor of cost, not a policy anyone could run.
+  idle pods -- and none that any moment within the next start-up needs, since
+  a pod removed now cannot be back sooner. It is the floor of cost, not a
+  policy anyone could run.
 """
 
 from __future__ import annotations
@@ -149,8 +151,18 @@ class OracleController:
 
     def tick(self, sim: Sim, now: float) -> int:
         cfg = self.config
+        wanted = self._wanted(sim, now, now + cfg.startup_s)
+        # A pod removed now is back a start-up later at the soonest: keep the pods any
+        # moment before then needs. (Without this it asked for a pod when a batch came
+        # within a start-up plus the target, and removed it, idle, before the batch.)
+        horizon = range(0, math.ceil(cfg.startup_s) + 1, round(self.interval_s))
+        keep = max(self._wanted(sim, now, now + k) for k in horizon)
+        return max(wanted, min(sim.desired, keep))
+
+    def _wanted(self, sim: Sim, now: float, start: float) -> int:
+        """Replicas for jobs from ``start`` on, as a pod ready then would serve them."""
+        cfg = self.config
         target = cfg.latency_target_s
-        start = now + cfg.startup_s
         # The slots the coming latency target's worth of jobs fill on average (long jobs
         # keep theirs), plus what waits now, started before the oldest job's deadline
         # and no sooner than a new pod could help.
