@@ -29,7 +29,9 @@ from kube_harness import LEASES, NS, Cluster, eventually, jobqueue, kubeconfig
 
 from sluice import Queue
 
-SCALING = {"minReplicas": 0, "maxReplicas": 20, "latencyTargetSeconds": 5,
+# The first leader's cold start may take a step of maxStep on its own (its first poll
+# reads the 10 jobs as a rate); maxReplicas stays well above, so the next one can scale on.
+SCALING = {"minReplicas": 0, "maxReplicas": 100, "latencyTargetSeconds": 5,
            "scaleUp": {"maxStep": 20}}  # fmt: skip
 WRITES = (kmock.action.CREATE, kmock.action.UPDATE)
 HANG_GUARD_S = 90.0  # far above the ~10 s a takeover takes: only a hang trips it
@@ -111,30 +113,38 @@ def enqueue(redis_url: str, name: str, count: int) -> None:
 
 async def _leader_then_standby(
     cluster: Cluster, start: Callable[[str], Replica], redis_url: str
-) -> tuple[Replica, Replica, int]:
+) -> tuple[Replica, Replica]:
     await cluster.create(jobqueue("orders", {"url": redis_url}, scaling=SCALING))
     a = start("op-a")
     await eventually(lambda: holder(cluster).startswith("op-a"), 60, "op-a leads")
     b = start("op-b")
     await eventually(lambda: b.says("waits for lease"), 60, "op-b stands by")
     enqueue(redis_url, "orders", 10)
-    before = await eventually(lambda: cluster.replicas("orders"), 60, "op-a scales up")
-    # KMock runs no controllers: play the Deployment controller, so the policy's cold
-    # start (which waits for starting replicas) lets the next leader scale further.
-    path = f"/apis/apps/v1/namespaces/{NS}/deployments/orders-worker"
-    await cluster.patch(path, {"status": {"readyReplicas": before}})
+    await eventually(lambda: cluster.replicas("orders"), 60, "op-a scales up")
     await asyncio.sleep(2)  # a few of op-b's lease checks: still no writes from it
     assert set(writers(cluster)) == {"op-a"}
-    return a, b, before
+    return a, b
+
+
+async def _all_ready(cluster: Cluster) -> int:
+    """Play the Deployment controller (KMock runs none): every replica asked for is ready,
+    so the policy's cold start (which waits for starting replicas) lets the next leader
+    scale further. Called once the old leader writes no more: a scale-up of its after
+    this would leave replicas starting forever. Returns the replicas."""
+    replicas = cluster.replicas("orders") or 0
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments/orders-worker"
+    await cluster.patch(path, {"status": {"readyReplicas": replicas}})
+    return replicas
 
 
 async def test_a_standby_scales_soon_after_the_leader_is_killed(
     cluster: Cluster, redis_url: str, tmp_path: Path
 ) -> None:
     async with replicas(cluster, tmp_path) as start:
-        a, _, before = await _leader_then_standby(cluster, start, redis_url)
+        a, _ = await _leader_then_standby(cluster, start, redis_url)
         a.proc.send_signal(signal.SIGKILL)
         killed = time.monotonic()
+        before = await _all_ready(cluster)
         enqueue(redis_url, "orders", 400)  # demand only the new leader can answer
         await eventually(
             lambda: (cluster.replicas("orders") or 0) > before, HANG_GUARD_S, "op-b scales"
@@ -155,9 +165,10 @@ async def test_a_leader_stopped_cleanly_hands_over_without_waiting_out_the_lease
     cluster: Cluster, redis_url: str, tmp_path: Path
 ) -> None:
     async with replicas(cluster, tmp_path) as start:
-        a, b, before = await _leader_then_standby(cluster, start, redis_url)
+        a, b = await _leader_then_standby(cluster, start, redis_url)
         a.proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(a.proc.wait, 60) == 0
+        before = await _all_ready(cluster)
         lease = cluster.server.objects[LEASES, NS, "sluice-operator"].raw["spec"]
         assert lease.get("holderIdentity") in (None, "") or lease["holderIdentity"].startswith(
             "op-b"
