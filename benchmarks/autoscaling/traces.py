@@ -184,6 +184,8 @@ def heavy_on_off(rate: float, mean_on: float, mean_off: float, alpha: float, end
 SHORT = lognormal(2.0, 0.6)  # a typical background job: ~2 s, tail to ~10 s
 LONG = lognormal(90.0, 0.2)  # jobs that moved off HTTP timeouts: ~90 s each
 
+BATCHES = (10, 5, 20, 15, 8, 12, 18, 6, 14, 20, 9, 16, 7, 11, 19)  # jobs per batch, in turn
+
 TRACES: tuple[Trace, ...] = (
     Trace("steady", "20 jobs/s for 20 min", 1200, steady(20), SHORT, constant=((120, 1200),)),
     Trace("step", "2 -> 20 jobs/s after 5 min", 1200, step(2, 20, 300), SHORT,
@@ -242,6 +244,13 @@ TRACES: tuple[Trace, ...] = (
           quiet_after(step(20, 4, 600), 1200), SHORT, constant=((120, 600), (720, 1200))),
     Trace("exponential", "8 jobs/s of exponentially distributed jobs (mean 4 s)", 1200,
           steady(8), lambda rng, t: rng.expovariate(0.25), constant=((120, 1200),)),
+    # Added in the next round and measured before its change: lumps, not a stream. Each
+    # batch is enqueued at once into an idle queue; the first lands before the policy's
+    # second poll, when a rate read from one poll cannot tell a lump from a stream.
+    Trace("batches", "a batch of 5-20 2 s jobs enqueued at once every 4 min into an idle "
+          "queue, the first as the queue is first watched", 3600, steady(0),
+          lambda rng, t: 2.0,
+          floods=tuple(Flood(2 + 240 * k, n, 2.0) for k, n in enumerate(BATCHES))),
 )  # fmt: skip
 
 

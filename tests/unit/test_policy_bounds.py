@@ -195,3 +195,13 @@ def test_zero_when_a_cold_start_keeps_the_target(
 )
 def test_clamp(replicas: int, low: int, high: int, expected: int, limit: str | None) -> None:
     assert clamp(spec(minReplicas=low, maxReplicas=high), replicas) == (expected, limit)
+
+
+def test_a_batch_counts_as_one_arrival_when_judging_zero() -> None:
+    # Batches of 20 jobs every 3 minutes: 0.11 jobs/s, two a start-up, but one arrival
+    # event every 180 s: a kept replica waits for the next batch two minutes idle.
+    wait, why = zero_after(spec(), 20.0, 20 / 180, event_rate=1 / 180)
+    assert (wait, "keeps the 30s target" in why) == (0.0, True)
+    # A stream at that rate has an event rate to match: its replica stays.
+    assert zero_after(spec(), 20.0, 20 / 180, event_rate=20 / 180)[0] == SLOW_COLD_START_IDLE_S
+    assert zero_after(spec(), 20.0, 20 / 180)[0] == SLOW_COLD_START_IDLE_S

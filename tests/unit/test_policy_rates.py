@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -14,6 +15,7 @@ from sluice_scaling.policy.rates import (
     Busy,
     capacity,
     dispersion,
+    event_rate,
     little,
     measure,
     remember,
@@ -296,3 +298,21 @@ def test_a_held_rate_whose_later_half_fell_beyond_noise_follows_it() -> None:
                    held_rate=20.0, held_since=T0)  # fmt: skip
     assert held.arrival_rate == pytest.approx(20.0)
     assert held.rate_since == T0
+
+
+def test_polls_with_arrivals_count_a_lump_once() -> None:
+    # A lump of 10 in the first poll window: one poll saw arrivals; a stream shows in two.
+    first, lump = snap(0), snap(5, enqueued=10, backlog=10)
+    assert measure(lump, first, (first,), None).arrival_polls == 1
+    more = snap(10, enqueued=20, backlog=20)
+    assert measure(more, lump, (first, lump), None).arrival_polls == 2
+
+
+def test_the_event_rate_counts_a_batch_as_one_arrival() -> None:
+    # 60 polls of 5 s, one of which brought a batch of 40: one event in 300 s, whatever
+    # its size (the mean rate says 0.13 jobs/s, a job every 7.5 s).
+    assert event_rate(1, 60, 300.0) == pytest.approx(-math.log(59 / 60) / 5)
+    assert event_rate(1, 60, 300.0) * 20 < 0.1
+    # A Poisson stream of 0.2 jobs/s leaves exp(-1) of 5 s polls empty: its own rate.
+    assert event_rate(38, 60, 300.0) == pytest.approx(0.2, rel=0.05)
+    assert event_rate(60, 60, 300.0) is None  # every poll saw arrivals: no bound

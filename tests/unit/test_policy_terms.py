@@ -170,6 +170,39 @@ def test_cold_start_sizes_for_the_backlog_the_new_replicas_will_find() -> None:
     more = snap(0, backlog=100)
     assert cold_start(spec(coldStartBacklogPerReplica=10), more, 4, 4, arriving=136).replicas == 10
     # Through demand_terms, with the start-up the policy measured:
-    terms = demand_terms(spec(coldStartBacklogPerReplica=10), stats, Rates(6.8, None, 5),
+    terms = demand_terms(spec(coldStartBacklogPerReplica=10), stats,
+                         Rates(6.8, None, 5, arrival_polls=3),
                          obs(stats, replicas=0), startup_s=20.0)  # fmt: skip
     assert next(t for t in terms if t.name == "cold_start").replicas == 17
+
+
+def test_one_polls_jobs_are_not_extrapolated_over_the_start_up() -> None:
+    # 10 jobs enqueued at once between the first two 5 s polls read as 2 jobs/s: as a
+    # stream that is 40 more over a 20 s start-up and 5 replicas. As the lump they may
+    # be, at most as many again (10 more: 2 replicas) until a second poll brings jobs.
+    stats = snap(0, backlog=10)
+    cold = spec(coldStartBacklogPerReplica=10)
+
+    def sized(polls: int, window_s: float = 5.0) -> int:
+        rates = Rates(10 / window_s, None, window_s, arrival_polls=polls)
+        terms = demand_terms(cold, stats, rates, obs(stats, replicas=0), startup_s=20.0)
+        return next(t.replicas for t in terms if t.name == "cold_start")
+
+    assert sized(1) == 2
+    assert sized(3) == 5
+    # A 1 s poll that saw the same 10 in 0.65 s: 15 jobs/s, 300 over the start-up as a
+    # stream (31 replicas); as a lump, 10 more.
+    assert sized(1, window_s=0.65) == 2
+    assert sized(3, window_s=0.65) == 32
+
+
+def test_the_poll_that_shows_a_stream_completes_the_first_step() -> None:
+    # The first poll saw 34 jobs, possibly a lump, and asked for 7; the second one brought
+    # more: a stream of 6.8 jobs/s. It may grow the first step up to scaleUp.maxStep (10)
+    # though the 7 still start; later polls wait for them, as before.
+    cold = spec(coldStartBacklogPerReplica=10)
+    stats = snap(0, backlog=68)
+    assert cold_start(cold, stats, 7, 0, arriving=136, confirmed=True).replicas == 10
+    assert cold_start(cold, stats, 7, 0, arriving=136).replicas == 7
+    # Not once a replica is ready: then it drains what waits at a rate still unknown.
+    assert cold_start(cold, snap(0, backlog=150), 7, 1, confirmed=True).replicas == 7

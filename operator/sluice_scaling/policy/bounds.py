@@ -13,8 +13,12 @@ below the threshold must not wait forever). It is entered when nothing waits,
 is due or runs and the next job would still start within the latency target
 from a cold start (the start-up plus half a polling interval) -- unless
 arrivals come more often than one per start-up, when a replica kept costs
-less than one started. A queue whose cold start is slower than its target
-waits :data:`SLOW_COLD_START_IDLE_S` idle first. A set
+less than one started (a batch of jobs enqueued at once counts as one
+arrival: its mean rate says nothing of how soon the next batch comes). A
+queue whose cold start is slower than its target waits
+:data:`SLOW_COLD_START_IDLE_S` idle first: a job nobody announced would miss
+the target from zero, and only a replica kept warm can serve it in time (jobs
+announced ahead, delayed or cron, wake a replica through pre-scaling). A set
 ``idleSecondsBeforeZero`` replaces the rule: zero after that long idle.
 """
 
@@ -101,12 +105,17 @@ def activation(
 
 
 def zero_after(
-    spec: ScalingSpec, startup_s: float | None, arrival_rate: float | None
+    spec: ScalingSpec,
+    startup_s: float | None,
+    arrival_rate: float | None,
+    event_rate: float | None = None,
 ) -> tuple[float, str]:
     """Idle seconds before zero, and why: 0 when a cold start keeps the target.
 
     A set ``idleSecondsBeforeZero`` is the user's word: zero after that long, whatever
-    the cold start costs the next job.
+    the cold start costs the next job. ``event_rate``: arrivals per second with a lump
+    counted once (:func:`.rates.event_rate`); the lower of it and ``arrival_rate`` says
+    how soon the next job comes.
     """
     if spec.idle_seconds_before_zero is not None:
         floor = spec.idle_seconds_before_zero
@@ -120,8 +129,13 @@ def zero_after(
             SLOW_COLD_START_IDLE_S,
             f"a cold start ({cold:.0f}s) would miss the {target:g}s target",
         )
-    if arrival_rate and arrival_rate * startup_s >= 1:
-        why = f"arrivals ({arrival_rate:.3g} jobs/s) come faster than a start-up"
+    # A batch is one arrival however many jobs it brings: what a kept replica saves is a
+    # cold start for the next arrival, and batches come as often as arrival events do.
+    rate = arrival_rate
+    if rate and event_rate is not None:
+        rate = min(rate, event_rate)
+    if rate and rate * startup_s >= 1:
+        why = f"arrivals ({rate:.3g}/s) come faster than a start-up"
         return SLOW_COLD_START_IDLE_S, why
     return 0.0, f"a cold start ({cold:.0f}s) keeps the {target:g}s target"
 

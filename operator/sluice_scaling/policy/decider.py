@@ -97,7 +97,7 @@ def _with_metrics(
     # A recommendation the window remembers from before a finding does not outlive it.
     held = _capped(held, guard)
     running = in_flight(stats, obs.concurrency)
-    zero = zero_after(spec, start_s, rates.arrival_rate)
+    zero = zero_after(spec, start_s, rates.arrival_rate, rates.event_rate)
     chosen = _bound(spec, obs.replicas, _floor(held, running, obs.replicas),
                     stats=stats, idle_s=now - last_active, zero=zero)  # fmt: skip
     replicas, limited = clamp(spec, chosen.replicas)

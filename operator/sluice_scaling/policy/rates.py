@@ -82,6 +82,11 @@ class Rates:
     service_time_s: float | None  # mean seconds per job; None until a job finished
     window_s: float  # seconds the long window spans
     rate_since: float | None = None  # when the arrival rate held now was adopted
+    # Polls (among the kept snapshots and this one) that saw any arrival: a rate read
+    # from one poll's jobs may be a lump, not a stream (see :func:`polls`).
+    arrival_polls: int = 0
+    # How often jobs arrive at all, lumps counted once (see :func:`event_rate`).
+    event_rate: float | None = None
 
 
 def measure(
@@ -124,12 +129,42 @@ def measure(
         rate_since = held_since
     else:  # newly adopted: held from the start of the window it was read over
         rate_since = last.taken_at if moved and last is not None else start.taken_at
+    seen, total, seconds = polls(stats, samples)
     return Rates(
         arrival_rate=rate,
         service_time_s=service_time(long, remembered_service_s, whole, (busy, busy_now), full),
         window_s=long.seconds,
         rate_since=rate_since,
+        arrival_polls=seen,
+        event_rate=event_rate(seen, total, seconds),
     )
+
+
+def polls(stats: QueueStats, samples: tuple[QueueStats, ...]) -> tuple[int, int, float]:
+    """Poll windows (between kept snapshots, up to ``stats``) that saw an arrival, all of
+    them, and the seconds they span.
+
+    One window with jobs in it may be a lump enqueued at once: the counters cannot
+    tell it from a stream until a second window brings more.
+    """
+    chain = [*(s for s in samples if s.taken_at < stats.taken_at), stats]
+    windows = [b.since(a) for a, b in itertools.pairwise(chain)]
+    seen = sum(1 for w in windows if w.enqueued > 0)
+    return seen, len(windows), sum(w.seconds for w in windows)
+
+
+def event_rate(seen: int, total: int, seconds: float) -> float | None:
+    """Arrival events per second, a batch enqueued at once counting as one.
+
+    From the share of polls that saw no arrival: ``P(none in a poll) = exp(-r * poll)``
+    for events at rate ``r``, so a Poisson stream reads as its own rate, and a lump of
+    forty jobs once in ten minutes as one event in ten minutes, where the mean rate
+    says four a minute. None when every poll saw arrivals (no bound) or none was seen.
+    """
+    if total == 0 or seconds <= 0 or seen >= total:
+        return None
+    poll_s = seconds / total
+    return -math.log(1 - seen / total) / poll_s
 
 
 def _falling(

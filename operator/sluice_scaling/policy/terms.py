@@ -17,7 +17,10 @@ time ``S``, a replica serves ``mu = c / S`` jobs/s:
   requested replicas are still starting, wait to see what they achieve. The
   backlog counted is the one the replicas will find when they start: what
   waits now plus the arrivals over the start-up while no replica is ready to
-  drain it, not the few jobs of the first poll.
+  drain it, not the few jobs of the first poll. But one poll's jobs may be a
+  lump enqueued at once (a batch), which no more follow: until a second poll
+  brings jobs, it expects as many again at most, and the poll that shows a
+  stream may complete that first step while its replicas start.
 - running: still before any job finished, jobs that have been running for
   ``r`` seconds show ``S >= r``. Replicas asked for now take jobs only after
   the start-up ``d``, and if none has finished by then, ``S >= r + d``: that
@@ -94,8 +97,12 @@ def demand_terms(
     service_s = rates.service_time_s
     if service_s is None:
         lam = rates.arrival_rate or 0.0
+        # One poll's jobs may be a lump enqueued at once, which no more follow: until a
+        # second poll brings jobs too, expect as many again over the start-up at most.
+        span = startup_s if rates.arrival_polls >= 2 else min(startup_s, rates.window_s)
         terms.append(cold_start(spec, stats, obs.replicas, obs.ready_replicas,
-                                arriving=lam * startup_s))  # fmt: skip
+                                arriving=lam * span,
+                                confirmed=rates.arrival_polls == 2))  # fmt: skip
         if running_s:
             terms.append(running(spec, stats, lam, running_s, obs, startup_s=startup_s))
         return terms
@@ -115,7 +122,13 @@ def in_flight(stats: QueueStats, concurrency: int) -> Term:
 
 
 def cold_start(
-    spec: ScalingSpec, stats: QueueStats, replicas: int, ready: int, *, arriving: float = 0.0
+    spec: ScalingSpec,
+    stats: QueueStats,
+    replicas: int,
+    ready: int,
+    *,
+    arriving: float = 0.0,
+    confirmed: bool = False,
 ) -> Term:
     """Backlog per replica, for the backlog a replica asked for now will find.
 
@@ -124,13 +137,20 @@ def cold_start(
     replicas start is what waits now plus those: sized on the first poll's few
     jobs, a queue of long jobs is still short when the replicas come up, and the
     next step is a start-up later. Once replicas are ready they drain it at a rate
-    still unknown, and the backlog is counted as it is.
+    still unknown, and the backlog is counted as it is. The caller counts the
+    arrivals over the whole start-up only once two polls brought jobs (one poll's
+    may be a lump that no more follow); ``confirmed``, on the second one, lets the
+    first step grow to ``scaleUp.maxStep`` although its replicas are still starting.
     """
     per = spec.cold_start_backlog_per_replica
     arriving = max(0.0, arriving) if ready == 0 else 0.0
     expected = stats.backlog + arriving
     n = ceil(expected / per)
-    if ready < replicas < n:
+    if confirmed and ready == 0:
+        # The poll that shows a stream completes the first step the lump-wary poll before
+        # held back, while its replicas start; a second step still waits for them.
+        n = max(replicas, min(n, spec.scale_up.max_step))
+    elif ready < replicas < n:
         reason = f"service time unknown: waiting for {replicas - ready} starting replicas"
         return Term("cold_start", replicas, reason)
     ahead = f" (+{arriving:.0f} arriving over the start-up)" if arriving >= 0.5 else ""
