@@ -29,8 +29,9 @@ from kube_harness import LEASES, NS, Cluster, eventually, jobqueue, kubeconfig
 
 from sluice import Queue
 
-# The first leader's cold start may take a step of maxStep on its own (its first poll
-# reads the 10 jobs as a rate); maxReplicas stays well above, so the next one can scale on.
+# The first leader's cold start may take a step of maxStep on its own (should its polls
+# see the 10 jobs in two windows, it reads them as a rate); maxReplicas stays well above,
+# so the next one can scale on.
 SCALING = {"minReplicas": 0, "maxReplicas": 100, "latencyTargetSeconds": 5,
            "scaleUp": {"maxStep": 20}}  # fmt: skip
 WRITES = (kmock.action.CREATE, kmock.action.UPDATE)
