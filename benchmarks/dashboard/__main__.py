@@ -44,6 +44,7 @@ from typing import Any
 import aiohttp
 import redis
 
+from benchmarks.figures import spread
 from sluice import Queue
 from sluice_local.redis_server import RedisServer
 
@@ -224,11 +225,6 @@ def overview_render_ms(driver: Any, base: str) -> float:
 
 
 # --- report ------------------------------------------------------------------
-
-
-def spread(values: list[float], fmt: str) -> str:
-    med = statistics.median(values)
-    return f"{format(med, fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
 
 
 def main() -> None:

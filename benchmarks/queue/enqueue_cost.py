@@ -14,12 +14,12 @@ the top-level command, the script's inner calls included.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
 
 import redis
 
+from benchmarks.figures import spread
 from benchmarks.queue.enqueue import redis_url
 from sluice import Queue
 from sluice.codec import encode
@@ -75,10 +75,6 @@ def run(url: str, n: int, rounds: int) -> dict[str, list[tuple[float, float]]]:
     return out
 
 
-def _cell(xs: list[float]) -> str:
-    return f"{statistics.median(xs):5.1f} ({min(xs):.1f}-{max(xs):.1f})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis-url", help="an existing server (default: start a private one)")
@@ -91,7 +87,7 @@ def main() -> None:
     names = {"sluice": "sluice Queue.enqueue", "lpush": "redis-py LPUSH (one-command floor)"}
     for key, rows in results.items():
         cpu, server = [c for c, _ in rows], [s for _, s in rows]
-        print(f"{names[key]:<36} {_cell(cpu):>18} {_cell(server):>18}")
+        print(f"{names[key]:<36} {spread(cpu, '.1f'):>18} {spread(server, '.1f'):>18}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from pathlib import Path
 import redis
 import redis.asyncio
 
+from benchmarks.figures import spread
 from benchmarks.queue import drain as worker_drain
 from benchmarks.queue import enqueue as enqueue_bench
 from benchmarks.queue.enqueue import redis_url
@@ -239,11 +240,6 @@ def events_cost(url: str, n: int, drain_n: int, rounds: int) -> Rates:
     return rates
 
 
-def _spread(values: list[float], fmt: str = ",.0f") -> str:
-    med, low, high = statistics.median(values), min(values), max(values)
-    return f"{med:{fmt}} ({low:{fmt}}-{high:{fmt}})"
-
-
 def cost_table(rates: Rates) -> list[str]:
     lines = [
         "| measure | jobs/s, events on | jobs/s, events off | Redis CPU µs/job, on | "
@@ -255,8 +251,8 @@ def cost_table(rates: Rates) -> list[str]:
         off_rate, off_cpu = [r for r, _ in by["off"]], [c for _, c in by["off"]]
         cost = (statistics.median(on_cpu) / statistics.median(off_cpu) - 1) * 100
         lines.append(
-            f"| {name} | {_spread(on_rate)} | {_spread(off_rate)} | {_spread(on_cpu, '.1f')} | "
-            f"{_spread(off_cpu, '.1f')} | {cost:+.0f} % |"
+            f"| {name} | {spread(on_rate)} | {spread(off_rate)} | {spread(on_cpu, '.1f')} | "
+            f"{spread(off_cpu, '.1f')} | {cost:+.0f} % |"
         )
     return lines
 

@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import redis
 
+from benchmarks.figures import spread
 from benchmarks.queue.enqueue import redis_url
 from sluice import Queue
 
@@ -90,10 +90,6 @@ def import_cpu_s(python: str) -> float:
     return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
-def _spread(xs: list[float]) -> str:
-    return f"{statistics.median(xs):.3f} s ({min(xs):.3f}-{max(xs):.3f})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis-url", help="an existing server (default: start a private one)")
@@ -124,10 +120,10 @@ def main() -> None:
         if len(pythons) > 1:
             print(python)
         claims = runs[python]
-        print(f"  process start to first claim: {_spread([r[0] for r in claims])}"
+        print(f"  process start to first claim: {spread([r[0] for r in claims], '.3f', ' s')}"
               f"  (goal <= {TARGET_S} s)")  # fmt: skip
-        print(f"  worker CPU by its first claim: {_spread([r[1] for r in claims])}")
-        print(f"  CPU of the start-up imports:   {_spread(imports[python])}")
+        print(f"  worker CPU by its first claim: {spread([r[1] for r in claims], '.3f', ' s')}")
+        print(f"  CPU of the start-up imports:   {spread(imports[python], '.3f', ' s')}")
 
 
 if __name__ == "__main__":

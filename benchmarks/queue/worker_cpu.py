@@ -21,12 +21,12 @@ import asyncio
 import cProfile
 import os
 import pstats
-import statistics
 import time
 from typing import Any
 
 import redis
 
+from benchmarks.figures import spread
 from benchmarks.queue.enqueue import redis_url
 from sluice import Queue
 from sluice.tasks import JobContext, Tasks
@@ -93,10 +93,6 @@ def drain_cpu(
     return spent, ended[0] - wall
 
 
-def _fmt(xs: list[float], spec: str = ".1f", unit: str = "µs") -> str:
-    return f"{statistics.median(xs):{spec}} {unit} ({min(xs):{spec}}-{max(xs):{spec}})"
-
-
 def main(argv: Any = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis-url", help="an existing server (default: start a private one)")
@@ -122,7 +118,7 @@ def main(argv: Any = None) -> None:
     print(f"N = {args.n:,}, {args.runs} runs, concurrency {args.concurrency}; load {load}")
     goal = f"(goal <= {TARGET_US:g})"
     for kind in ("async", "sync"):
-        figure, rate = _fmt(per_job[kind]), _fmt(rates[kind], ",.0f", "jobs/s")
+        figure, rate = spread(per_job[kind], ".1f", " µs"), spread(rates[kind], ",.0f", " jobs/s")
         print(f"{kind:>5} no-op handler: worker CPU per job {figure}; drain {rate}", end="")
         print(f"  {goal}" if kind == "async" else "")
 
