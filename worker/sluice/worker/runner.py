@@ -399,7 +399,10 @@ class Worker:
     # --- running jobs ----------------------------------------------------------
     def _start(self, job: Claimed) -> None:
         """Start a job in a task of its own."""
-        r = self._begin(job)
+        self._spawn(self._begin(job))
+
+    def _spawn(self, r: Running | None) -> None:
+        """A task for a running job (and the buffered jobs after it), in the worker's context."""
         if r is not None:
             r.task = self._loop.create_task(self._run(r), context=self._context.copy())
 
@@ -488,11 +491,10 @@ class Worker:
                 self._settle(r, outcome)
             if not chain:
                 return
-            task = r.task
             nxt = self._next_running()
             if nxt is None:
                 return
-            nxt.task, r = task, nxt
+            nxt.task, r = r.task, nxt
             now = time.perf_counter()
             pause = now - since > CHAIN_SLICE_S
             if pause:
@@ -503,7 +505,7 @@ class Worker:
         try:
             if pause:  # inside the try: an interruption during the pause is the job's
                 await asyncio.sleep(0)
-            outcome = await self._attempt(r, r.handler)
+            outcome = await self._attempt(r)
             if r.stop == "timeout":  # it swallowed the cancellation: past the deadline is a timeout
                 outcome = self._interrupted(r)
         except asyncio.CancelledError:
@@ -530,11 +532,12 @@ class Worker:
         if outcome.kind in ("retry", "fail"):
             _log_failure(r.job, outcome)
         if r.stop != "cancelled":
-            self._expect_hook(r.handler, r, outcome)
+            self._expect_hook(r, outcome)
         self._record(outcome, "cancelled" if r.stop == "cancelled" else None)
 
-    def _expect_hook(self, task: Task, r: Running, outcome: Outcome) -> None:
+    def _expect_hook(self, r: Running, outcome: Outcome) -> None:
         """Queue the task's hook for this outcome; it runs once Redis has recorded it."""
+        task = r.handler
         if outcome.kind == "done" and task.on_success is not None:
             result = r.result
             if isinstance(result, EncodedResult):  # from a child process: still JSON
@@ -545,9 +548,7 @@ class Worker:
             self._hooks.expect(outcome, task.on_failure, r.ctx, reason, outcome.error)
 
     def _next_buffered(self) -> None:
-        r = self._next_running()
-        if r is not None:
-            r.task = self._loop.create_task(self._run(r), context=self._context.copy())
+        self._spawn(self._next_running())
 
     def _next_running(self) -> Running | None:
         """The next buffered job that starts (one that cannot is dead-lettered), or None."""
@@ -560,10 +561,10 @@ class Worker:
                 return r
         return None
 
-    async def _attempt(self, r: Running, task: Task) -> Outcome:
+    async def _attempt(self, r: Running) -> Outcome:
         job = r.job
         try:
-            result = r.result = await self._call(task, r)
+            result = r.result = await self._call(r)
         except (
             Exception
         ) as exc:  # the handler failed (or its child timed out): retry, or its decision
@@ -574,8 +575,8 @@ class Worker:
             return outcomes.done_encoded(job, result, time.perf_counter() - r.started)
         return outcomes.done(job, result, time.perf_counter() - r.started)
 
-    async def _call(self, task: Task, r: Running) -> Any:
-        c = r.ctx
+    async def _call(self, r: Running) -> Any:
+        task, c = r.handler, r.ctx
         if task.is_async:
             return await task.fn(c)
         if self._children is None:
