@@ -130,9 +130,13 @@ def _all_constants() -> dict[str, tuple[dict[str, str] | str, bool]]:
         "WAKE_MAX": (str(WAKE_MAX), False),
         "NOTICE_TTL_MS": (str(NOTICE_TTL_MS), False),
     }
-    out |= {name: (table, False) for name, table in _number_tables().items()}
-    out |= {name: (table, True) for name, table in names().items()}
-    return out
+    return out | _tables()
+
+
+def _tables() -> dict[str, tuple[dict[str, str], bool]]:
+    """Every generated table: its entries, and whether they are quoted (names, not numbers)."""
+    tables = {name: (values, False) for name, values in _number_tables().items()}
+    return tables | {name: (values, True) for name, values in names().items()}
 
 
 def fold(code: str, where: str) -> str:
@@ -143,8 +147,7 @@ def fold(code: str, where: str) -> str:
     A name a table lacks fails here, when the script is built, instead of when the
     line runs. A table used otherwise (iterated, passed) keeps its ``local``.
     """
-    tables = {name: (values, False) for name, values in _number_tables().items()}
-    tables |= {name: (values, True) for name, values in names().items()}
+    tables = _tables()
     # Comments match first and stay as written.
     pattern = re.compile(rf"(--[^\n]*)|\b({'|'.join(tables)})\.(\w+)\b")
 
