@@ -19,9 +19,8 @@ from typing import Any
 
 import redis
 from kube_harness import LEASES, NS, Cluster, eventually, jobqueue
-from test_failover import WRITES, replicas
+from test_failover import WRITES, enqueue, replicas
 
-from sluice import Queue
 from sluice_operator.sharding import shard_of
 
 SHARDS = 4
@@ -95,11 +94,6 @@ def never_interleaved(writers: list[str]) -> bool:
     """One replica's writes, then (after a hand-over) only the other's: a* b* or b* a*."""
     changes = sum(1 for before, after in itertools.pairwise(writers) if before != after)
     return changes <= 1
-
-
-def enqueue(redis_url: str, name: str, count: int) -> None:
-    with Queue(name, redis=redis.Redis.from_url(redis_url)) as queue:
-        queue.enqueue_many(("t", {"i": i}) for i in range(count))
 
 
 def scaled_above(cluster: Cluster, floor: dict[str, int]) -> bool:
